@@ -1,0 +1,38 @@
+# Two commands set up a fresh machine: `make run` and `make test`.
+# Each installs into .venv only when pyproject.toml changed since the last install.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test bench bench-quick doc clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One stamp per set of extras: re-installs only when pyproject.toml is newer.
+$(VENV)/.run-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[jax,pandas,bench]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test,jax,dask]"
+	touch $@
+
+run: $(VENV)/.run-installed
+	$(PY) -m skfast
+
+test: $(VENV)/.test-installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-installed
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/kmeans.py
+
+bench-quick: $(VENV)/.test-installed
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/kmeans.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info doc/_build

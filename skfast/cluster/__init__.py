@@ -1,0 +1,5 @@
+"""Clustering: :class:`FastKMeans`."""
+
+from ._kmeans import FastKMeans
+
+__all__ = ["FastKMeans"]

@@ -1,0 +1,6 @@
+"""Simulated data sets: the answer keys that validation runs against."""
+
+from ._kmeans import KMEANS_SCENARIOS, make_kmeans_scenario
+from ._prices import make_gbm_prices
+
+__all__ = ["KMEANS_SCENARIOS", "make_gbm_prices", "make_kmeans_scenario"]

@@ -1,0 +1,1 @@
+"""Utilities shared by skfast estimators, tests and benchmarks."""
