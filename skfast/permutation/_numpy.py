@@ -1,0 +1,110 @@
+"""numpy engine: a batch of relabellings is one matrix product with ``X`` (BLAS).
+
+For the difference of means the batch's contrast matrix
+``W[r, i] = 1/n1 + 1/n0`` if sample ``i`` is in group 1 of relabelling ``r``
+and ``0`` otherwise, minus ``1/n0``, gives every statistic of the batch as
+``T = W @ X``: the talk's streamed ``W_batch @ X``.  Welch's t needs the group
+sums and sums of squares, ``G @ X`` and ``G @ X**2`` with ``G`` the 0/1
+indicator.  Only the ``(batch, n_features)`` block of statistics ever exists.
+
+Every engine module exposes the same three functions with the same
+signatures: :func:`prepare`, :func:`batch_statistic`, :func:`batch_counts`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["prepare", "batch_statistic", "batch_counts"]
+
+
+def prepare(X, X_sq):
+    """Engine-native operands for one fit: ``X``, ``X**2`` and their column sums.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Centred data, C-contiguous float64.
+    X_sq : ndarray of shape (n_samples, n_features) or None
+        ``X**2``, needed by Welch's t only.
+
+    Returns
+    -------
+    operands : tuple
+    """
+    X_sq_sum = None if X_sq is None else X_sq.sum(axis=0)
+    return X, X_sq, X.sum(axis=0), X_sq_sum
+
+
+def statistics(xp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic):
+    """The batch's statistics as matrix products, in the array namespace ``xp``.
+
+    Shared with the jax engine, which passes ``jax.numpy`` as ``xp``.
+    """
+    n_group0 = X.shape[0] - n_group1
+    if statistic == "mean_diff":
+        contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
+        return contrast @ X
+    S1, Q1 = group1 @ X, group1 @ X_sq
+    mean1 = S1 / n_group1
+    mean0 = (S - S1) / n_group0
+    # Sums of squares can land a rounding error below zero for a (nearly)
+    # constant group; a variance is never negative.
+    var1 = xp.maximum(Q1 - S1 * mean1, 0.0) / (n_group1 - 1)
+    var0 = xp.maximum((Q - Q1) - (S - S1) * mean0, 0.0) / (n_group0 - 1)
+    return (mean1 - mean0) / xp.sqrt(xp.maximum(var1 / n_group1 + var0 / n_group0, var_floor))
+
+
+def batch_statistic(operands, group1, n_group1, var_floor, statistic):
+    """Statistic of every relabelling in ``group1``.
+
+    Parameters
+    ----------
+    operands : tuple
+        From :func:`prepare`.
+    group1 : ndarray of shape (n_rows, n_samples)
+        1.0 for the samples in group 1 of each relabelling, 0.0 otherwise.
+    n_group1 : int
+        Size of group 1 (the same in every row).
+    var_floor : ndarray of shape (n_features,)
+        Lower bound of Welch's squared standard error.
+    statistic : {"mean_diff", "welch_t"}
+
+    Returns
+    -------
+    T : ndarray of shape (n_rows, n_features)
+    """
+    return statistics(np, *operands, group1, n_group1, var_floor, statistic)
+
+
+def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, alternative,
+                 need_max):
+    """Count, per feature, the relabellings at least as extreme as the observed data.
+
+    Parameters
+    ----------
+    operands, group1, n_group1, var_floor, statistic
+        As in :func:`batch_statistic`.
+    threshold : ndarray of shape (n_features,)
+        A relabelling counts for feature ``j`` when its extremeness (``|T|``,
+        ``T`` or ``-T`` for two-sided, greater, less) is ``>= threshold[j]``;
+        the tie tolerance is already folded into ``threshold``.
+    alternative : {"two-sided", "greater", "less"}
+    need_max : bool
+        Also return each relabelling's largest extremeness over the features
+        (for the max-T correction).
+
+    Returns
+    -------
+    counts : ndarray of shape (n_features,), int64
+    maxima : ndarray of shape (n_rows,), float64
+        Empty when ``need_max`` is False.
+    """
+    extremeness = batch_statistic(operands, group1, n_group1, var_floor, statistic)
+    if alternative == "two-sided":
+        np.abs(extremeness, out=extremeness)
+    elif alternative == "less":
+        np.negative(extremeness, out=extremeness)
+    counts = np.count_nonzero(extremeness >= threshold, axis=0).astype(np.int64)
+    maxima = extremeness.max(axis=1) if need_max else np.empty(0)
+    return counts, maxima

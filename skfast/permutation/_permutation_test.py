@@ -1,0 +1,413 @@
+"""``PermutationTest``: per-feature two-group permutation test, streamed in batches."""
+
+from __future__ import annotations
+
+import time
+from math import comb
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from scipy.stats import false_discovery_control
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._engines import Engine, EngineTable, compute_threads, effective_n_threads
+from ._stream import STREAM_BLOCK, PermutationStream
+
+__all__ = ["PermutationTest"]
+
+#: Relative tie tolerance: a relabelling counts as at least as extreme as the
+#: observed data when its extremeness is within ``TIE_RTOL * max(|t|, scale)``
+#: of the observed one (``scale``: the statistic's null standard deviation for
+#: the mean difference, 1 for Welch's t).  Engines differ by rounding errors of
+#: about 1e-15 relative, so with this margin rounding never decides a tie and
+#: the counts, hence the p-values, are identical across engines.
+TIE_RTOL = 1e-9
+
+#: Welch's squared standard error is floored at this fraction of its typical
+#: null value ``var(x) * (1/n1 + 1/n0)``, so a group without spread gives a
+#: large but finite t instead of a division by zero.
+SE_FLOOR_REL = 1e-12
+
+#: ``batch_size="auto"`` keeps one batch's working set (relabellings plus the
+#: block of statistics and its temporaries) under this many bytes.
+BATCH_BYTES = 64 * 2**20
+
+# Statistics the auto rule has measured: numba's loops beat a matrix product
+# only while X is thin (see benchmarks/results/permutation.json).
+_NUMBA_MAX_FEATURES = 8
+_JAX_MIN_WORK = 5e11
+
+
+def _auto_rule(available, *, n_samples, n_features, n_permutations):
+    """Pick the engine for ``engine="auto"`` from the shape of the problem.
+
+    numba for thin data (few features), where a matrix product is dominated by
+    packing overhead; jax when a GPU is present and the problem is large
+    enough to amortise transfers; numpy's BLAS product otherwise.
+    """
+    if "jax" in available and n_samples * n_features * n_permutations >= _JAX_MIN_WORK:
+        import jax
+
+        if jax.default_backend() != "cpu":
+            return "jax"
+    if "numba" in available and n_features <= _NUMBA_MAX_FEATURES:
+        return "numba"
+    return "numpy"
+
+
+_ENGINES = EngineTable(
+    "PermutationTest",
+    (
+        Engine("reference", "skfast.permutation._reference",
+               description="one permutation at a time (the talk's loop)"),
+        Engine("numpy", "skfast.permutation._numpy",
+               description="batched contrast matrix T = W @ X (BLAS)"),
+        Engine("numba", "skfast.permutation._numba", compiled_parallel=True,
+               description="compiled dot-product loops, parallel over relabellings (thin X)"),
+        Engine("jax", "skfast.permutation._jax", requires=("jax",), extra="jax",
+               description="jit-compiled batched W @ X with fused counting (GPU if present)"),
+    ),
+    _auto_rule,
+)
+
+
+class PermutationTest(SelectorMixin, BaseEstimator):
+    """Two-group permutation test of every feature, usable as a feature selector.
+
+    ``fit(X, y)`` tests each column of ``X`` for a difference between the two
+    classes of ``y`` by relabelling the samples: the null distribution of the
+    statistic is built from ``n_permutations`` random relabellings that keep
+    the group sizes, streamed in batches so that the ``(n_permutations,
+    n_features)`` matrix of null statistics never exists.  When every
+    distinct relabelling fits in the budget they are all enumerated and the
+    p-value is exact.  ``get_support`` marks the features whose p-value
+    (corrected, if ``correction`` is set) is at most ``alpha`` and
+    ``transform`` keeps them.
+
+    Parameters
+    ----------
+    n_permutations : int, default=9999
+        Number of random relabellings.  When the number of distinct
+        relabellings, ``C(n_samples, n_group1)``, is at most this, all of them
+        are enumerated instead (``exact_`` is then True).
+    statistic : {"mean_diff", "welch_t"}, default="mean_diff"
+        ``"mean_diff"``: mean of class 1 minus mean of class 0.
+        ``"welch_t"``: Welch's t, the mean difference over
+        ``sqrt(var1/n1 + var0/n0)`` (sample variances).  The squared
+        denominator is floored at ``1e-12 * var(x) * (1/n1 + 1/n0)``, so a
+        group without spread gives a large finite t, and a constant feature
+        gets statistic 0 and p-value 1, without warnings.
+    alternative : {"two-sided", "greater", "less"}, default="two-sided"
+        ``"two-sided"`` compares absolute values of the statistic;
+        ``"greater"`` (``"less"``) counts relabellings whose statistic is at
+        least (at most) the observed one.
+    correction : {None, "maxT", "fdr_bh"}, default=None
+        Multiple-testing correction used by the selection and stored in
+        ``pvalues_corrected_``.  ``"maxT"``: Westfall-Young single-step
+        max-statistic adjustment (family-wise error control under subset
+        pivotality), computed in the same pass over the relabellings; it
+        compares statistics across features, so with ``"mean_diff"`` the
+        features should share a scale (prefer ``"welch_t"``).  ``"fdr_bh"``:
+        Benjamini-Hochberg false discovery rate, by
+        :func:`scipy.stats.false_discovery_control`.
+    alpha : float, default=0.05
+        Features with a (corrected) p-value ``<= alpha`` are selected.  With
+        random relabellings a p-value is a multiple of
+        ``1 / (n_permutations + 1)``, and this rule then has level exactly
+        ``alpha`` when ``alpha * (n_permutations + 1)`` is an integer.
+    batch_size : int or "auto", default="auto"
+        Relabellings processed together.  Peak extra memory grows as
+        ``batch_size * (n_samples + n_features)``; ``"auto"`` keeps a batch's
+        working set under 64 MiB.  Results do not depend on it.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the relabellings.  For a fixed seed the p-values are
+        bit-identical whatever ``engine``, ``n_jobs`` or ``batch_size``.
+    engine : {"auto", "reference", "numpy", "numba", "jax"}, default="auto"
+        Compute engine; all give the same p-values.  ``"auto"`` picks numba
+        for a handful of features, jax when a GPU is present and the problem
+        is large, numpy otherwise.
+    n_jobs : int or None, default=None
+        Workers running batches concurrently through joblib (threads by
+        default; ``joblib.parallel_config(backend="dask")`` sends them to a
+        Dask cluster).  None means 1 unless in a joblib context.
+    n_threads : int or None, default=None
+        Threads used by BLAS or numba, shared among the ``n_jobs`` workers.
+        None means every available core.
+    verbose : int, default=0
+        When positive, print progress over the batches.
+
+    Attributes
+    ----------
+    statistic_ : ndarray of shape (n_features_in_,)
+        Observed statistic, class 1 (``classes_[1]``) minus class 0.
+    pvalues_ : ndarray of shape (n_features_in_,)
+        Uncorrected p-values: ``(1 + count) / (1 + n_permutations)`` for
+        random relabellings, ``count / n_permutations_`` when exact (the
+        observed labelling is then among those counted).
+    pvalues_corrected_ : ndarray of shape (n_features_in_,)
+        p-values after ``correction``; only set when ``correction`` is not None.
+    n_permutations_ : int
+        Number of relabellings used: ``n_permutations``, or the number of
+        distinct relabellings when ``exact_``.
+    exact_ : bool
+        Whether every distinct relabelling was enumerated.
+    classes_ : ndarray of shape (2,)
+        The two classes, sorted.
+    engine_ : str
+        The engine that ran.
+    batch_size_ : int
+        The batch size that ran.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    scipy.stats.permutation_test : One statistic at a time, any statistic.
+    sklearn.feature_selection.SelectFdr : Selection from parametric p-values.
+
+    Notes
+    -----
+    A relabelling counts as at least as extreme as the observed data when its
+    extremeness (``|T|``, ``T`` or ``-T``) is at least the observed one minus
+    ``1e-9 * max(|t|, s)``, ``s`` being the null standard deviation of the
+    mean difference (1 for Welch's t).  Like the ``100 * eps`` relative
+    tolerance of :func:`scipy.stats.permutation_test`, this keeps rounding
+    errors from deciding ties (discrete data, symmetric designs); the larger
+    margin is what makes the counts identical across engines whose rounding
+    differs.  Features are centred before testing, which changes no
+    statistic but keeps the sums small.
+
+    Random relabellings come in blocks of 128, block ``k`` drawn from child
+    ``k`` of one :class:`numpy.random.SeedSequence` seeded from
+    ``random_state``, so any worker can produce any batch by itself.  Exact
+    mode enumerates the splits in lexicographic order.  All computation is in
+    float64 whatever the input dtype.
+
+    For the two-sided alternative with unequal group sizes, the exact p-value
+    counts ``|T| >= |t|``; :func:`scipy.stats.permutation_test` instead
+    doubles the smaller one-sided p-value.  The two agree for equal groups.
+
+    Examples
+    --------
+    >>> from skfast.datasets import make_two_group_data
+    >>> from skfast.permutation import PermutationTest
+    >>> X, y = make_two_group_data(60, 5, effect=[2.0, 0, 0, 0, 0], random_state=0)
+    >>> test = PermutationTest(n_permutations=999, random_state=0).fit(X, y)
+    >>> test.pvalues_.round(3)
+    array([0.001, 0.471, 0.725, 0.513, 0.101])
+    >>> test.get_support()
+    array([ True, False, False, False, False])
+    >>> test.transform(X).shape
+    (60, 1)
+    """
+
+    _engine_table = _ENGINES
+
+    _parameter_constraints: dict = {
+        "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        "statistic": [StrOptions({"mean_diff", "welch_t"})],
+        "alternative": [StrOptions({"two-sided", "greater", "less"})],
+        "correction": [None, StrOptions({"maxT", "fdr_bh"})],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "engine": [StrOptions(set(_ENGINES.names))],
+        "n_jobs": [None, Integral],
+        "n_threads": [None, Interval(Integral, -1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, n_permutations=9999, *, statistic="mean_diff", alternative="two-sided",
+                 correction=None, alpha=0.05, batch_size="auto", random_state=None,
+                 engine="auto", n_jobs=None, n_threads=None, verbose=0):
+        self.n_permutations = n_permutations
+        self.statistic = statistic
+        self.alternative = alternative
+        self.correction = correction
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.engine = engine
+        self.n_jobs = n_jobs
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Test every feature of ``X`` for a difference between the two classes of ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data; never modified.
+        y : array-like of shape (n_samples,)
+            Exactly two classes, each with at least two samples.
+
+        Returns
+        -------
+        self : PermutationTest
+            Fitted test.
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        group1 = self._encode_groups(y)
+        n_samples, n_features = X.shape
+        n_group1 = int(group1.sum())
+        effective_n_threads(self.n_threads)  # a bad value fails before any work
+
+        n_splits = comb(n_samples, n_group1)
+        self.exact_ = n_splits <= self.n_permutations
+        self.n_permutations_ = n_splits if self.exact_ else self.n_permutations
+        entropy = check_random_state(self.random_state).randint(0, 2**32, size=4, dtype=np.uint64)
+        stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
+                                   entropy=[int(e) for e in entropy])
+
+        X_centred, X_sq, var_floor, null_scale = self._prepare_data(X, n_group1)
+        engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
+                                            n_features=n_features,
+                                            n_permutations=self.n_permutations_)
+        kernels = engine.load()
+        with compute_threads(self.n_threads, engine):
+            operands = kernels.prepare(X_centred, X_sq)
+            observed = kernels.batch_statistic(operands, group1[np.newaxis], n_group1, var_floor,
+                                               self.statistic)[0]
+        threshold = self._extremeness(observed) - TIE_RTOL * np.maximum(np.abs(observed),
+                                                                         null_scale)
+        counts, maxima = self._run_stream(engine, stream, X_centred, X_sq, n_group1, threshold,
+                                          var_floor)
+
+        self.engine_ = engine.name
+        self.statistic_ = observed
+        self.pvalues_ = self._pvalues(counts)
+        if self.correction == "maxT":
+            sorted_maxima = np.sort(maxima)
+            exceeding = maxima.size - np.searchsorted(sorted_maxima, threshold, side="left")
+            self.pvalues_corrected_ = self._pvalues(exceeding)
+        elif self.correction == "fdr_bh":
+            self.pvalues_corrected_ = false_discovery_control(self.pvalues_, method="bh")
+        return self
+
+    def _encode_groups(self, y):
+        check_classification_targets(y)
+        self.classes_, encoded, class_sizes = np.unique(y, return_inverse=True,
+                                                        return_counts=True)
+        if self.classes_.size != 2:
+            raise ValueError(
+                f"PermutationTest compares two groups: y must contain exactly 2 classes, "
+                f"got {self.classes_.size} class{'es' if self.classes_.size != 1 else ''} "
+                f"({self.classes_.tolist()[:5]})."
+            )
+        if class_sizes.min() < 2:
+            raise ValueError(
+                f"Each class needs at least 2 samples; class sizes are "
+                f"{dict(zip(self.classes_.tolist(), class_sizes.tolist()))}."
+            )
+        return (encoded == 1).astype(np.float64)
+
+    def _prepare_data(self, X, n_group1):
+        """Centred float64 copy, its squares, Welch's variance floor and the tie scale."""
+        n_samples = X.shape[0]
+        X = np.asarray(X, dtype=np.float64)
+        constant = np.ptp(X, axis=0) == 0
+        X_centred = X - X.mean(axis=0)
+        # Exact zeros make every statistic of a constant feature exactly 0 in
+        # every engine; a rounded mean would leave dust that engines round differently.
+        X_centred[:, constant] = 0.0
+        group_factor = 1.0 / n_group1 + 1.0 / (n_samples - n_group1)
+        null_var = X_centred.var(axis=0) * group_factor
+        # A constant feature's statistics are all exactly 0 whatever the floor.
+        var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
+        if self.statistic == "welch_t":
+            return X_centred, np.square(X_centred), var_floor, np.ones_like(null_var)
+        null_scale = np.where(constant, 1.0, np.sqrt(null_var))
+        return X_centred, None, var_floor, null_scale
+
+    def _extremeness(self, stat):
+        if self.alternative == "two-sided":
+            return np.abs(stat)
+        return stat if self.alternative == "greater" else -stat
+
+    def _pvalues(self, counts):
+        if self.exact_:
+            return counts / self.n_permutations_
+        return (1.0 + counts) / (1.0 + self.n_permutations_)
+
+    def _resolve_batch_size(self, n_samples, n_features):
+        if self.batch_size != "auto":
+            return min(int(self.batch_size), self.n_permutations_)
+        arrays_per_row = 3 if self.statistic == "mean_diff" else 8
+        rows = BATCH_BYTES // (8 * (n_samples + arrays_per_row * n_features))
+        # Whole stream blocks, so no block is drawn twice.
+        rows = max(STREAM_BLOCK, rows // STREAM_BLOCK * STREAM_BLOCK)
+        return min(rows, self.n_permutations_)
+
+    def _run_stream(self, engine, stream, X, X_sq, n_group1, threshold, var_floor):
+        """Counts over the whole stream, batches spread over joblib workers."""
+        n_total = self.n_permutations_
+        batch_size = self.batch_size_ = self._resolve_batch_size(*X.shape)
+        batches = [(start, min(start + batch_size, n_total))
+                   for start in range(0, n_total, batch_size)]
+        n_workers = effective_n_jobs(self.n_jobs)
+        n_tasks = min(len(batches), 1 if n_workers == 1 else 4 * n_workers)
+        tasks = [batches[k::n_tasks] for k in range(n_tasks)]
+        # Threads are shared among the workers so that they never oversubscribe.
+        task_threads = max(1, effective_n_threads(self.n_threads) // min(n_workers, n_tasks))
+        need_max = self.correction == "maxT"
+        progress = self.verbose > 0 and n_tasks == 1
+        with compute_threads(task_threads, engine):
+            results = Parallel(n_jobs=self.n_jobs, prefer="threads", verbose=self.verbose)(
+                delayed(_run_batches)(engine, task, stream, X, X_sq, n_group1, threshold,
+                                      var_floor, self.statistic, self.alternative, need_max,
+                                      task_threads, progress)
+                for task in tasks
+            )
+        counts = sum(task_counts for task_counts, _ in results)
+        maxima = np.empty(n_total if need_max else 0)
+        for task, (_, task_maxima) in zip(tasks, results):
+            for start, stop in task:
+                maxima[start:stop], task_maxima = task_maxima[:stop - start], task_maxima[stop - start:]
+        return counts, maxima
+
+    def _get_support_mask(self):
+        check_is_fitted(self)
+        pvalues = self.pvalues_ if self.correction is None else self.pvalues_corrected_
+        return pvalues <= self.alpha
+
+
+def _run_batches(engine, batches, stream, X, X_sq, n_group1, threshold, var_floor, statistic,
+                 alternative, need_max, n_threads, progress):
+    """One worker's share: the counts and maxima of ``batches``, in order.
+
+    Runs wherever joblib puts it (a thread, a process, a Dask worker), so it
+    loads the kernels and sets its own thread limits.
+    """
+    kernels = engine.load()
+    counts = np.zeros(X.shape[1], dtype=np.int64)
+    maxima = []
+    started = time.perf_counter()
+    with compute_threads(n_threads, engine):
+        operands = kernels.prepare(X, X_sq)
+        for done, (start, stop) in enumerate(batches, start=1):
+            batch_counts, batch_maxima = kernels.batch_counts(
+                operands, stream.rows(start, stop), n_group1, threshold, var_floor, statistic,
+                alternative, need_max)
+            counts += batch_counts
+            maxima.append(batch_maxima)
+            if progress and (done % max(1, len(batches) // 10) == 0 or done == len(batches)):
+                print(f"[PermutationTest] batch {done}/{len(batches)}: {stop} of "
+                      f"{stream.n_permutations} relabellings, "
+                      f"{time.perf_counter() - started:.1f} s", flush=True)
+    return counts, np.concatenate(maxima)

@@ -1,0 +1,97 @@
+"""The permutation stream: which relabellings a fit tests, independent of batching.
+
+A relabelling is one row of a ``(n_rows, n_samples)`` float64 matrix holding
+1.0 for the samples put in group 1 and 0.0 for the others, the same form for
+every engine (``numpy`` and ``jax`` multiply it into ``X`` directly).
+
+Random mode cuts the stream into fixed blocks of :data:`STREAM_BLOCK`
+relabellings; block ``k`` is drawn from its own generator, seeded by child
+``k`` of one :class:`numpy.random.SeedSequence`.  Any range of the stream can
+therefore be produced on its own, by any worker, in any order, and the
+relabelling at position ``r`` does not depend on how the range was cut into
+batches or how the batches were spread over workers.
+
+Exact mode enumerates every split of the samples into groups of the observed
+sizes, in lexicographic order of the group-1 index set; position ``r`` is the
+split of rank ``r``, computed directly (combinatorial number system).
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+
+#: Relabellings per independently seeded block of the random stream.  Part of
+#: the stream's definition: changing it changes which relabellings a seed gives.
+STREAM_BLOCK = 128
+
+
+class PermutationStream:
+    """Relabellings ``[start, stop)`` of one fit's stream, on demand.
+
+    Parameters
+    ----------
+    group1 : ndarray of shape (n_samples,)
+        Observed labels as 1.0 (group 1) and 0.0 (group 0).
+    n_permutations : int
+        Length of the stream.
+    exact : bool
+        Enumerate every distinct split instead of drawing random ones.
+    entropy : int or sequence of int, default=None
+        Seed of the random stream; unused in exact mode.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfast.permutation._stream import PermutationStream
+    >>> stream = PermutationStream(np.array([0., 0., 1., 1.]), 6, exact=True)
+    >>> stream.rows(0, 6).astype(int).tolist()
+    [[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1]]
+    """
+
+    def __init__(self, group1, n_permutations, *, exact, entropy=None):
+        self.group1 = np.ascontiguousarray(group1, dtype=np.float64)
+        self.n_permutations = int(n_permutations)
+        self.exact = bool(exact)
+        self.entropy = entropy
+        n_samples, n_group1 = self.group1.size, int(self.group1.sum())
+        if self.exact:
+            # binomial[m, j] = C(m, j): the number of ways to finish a split.
+            self._binomial = np.array(
+                [[comb(m, j) for j in range(n_group1 + 1)] for m in range(n_samples + 1)],
+                dtype=np.int64,
+            )
+
+    def rows(self, start, stop):
+        """Relabellings ``start`` to ``stop - 1`` as a C-contiguous float64 matrix."""
+        if self.exact:
+            return self._ranked_splits(start, stop)
+        first_block, last_block = start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK
+        blocks = [self._random_block(k) for k in range(first_block, last_block + 1)]
+        offset = first_block * STREAM_BLOCK
+        return np.ascontiguousarray(np.concatenate(blocks)[start - offset:stop - offset])
+
+    def _random_block(self, block):
+        seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
+        rng = np.random.default_rng(seed)
+        return rng.permuted(np.tile(self.group1, (STREAM_BLOCK, 1)), axis=1)
+
+    def _ranked_splits(self, start, stop):
+        # Walk the candidates in order: a row takes candidate i when its rank
+        # falls among the C(n - i - 1, still_needed - 1) splits that start
+        # with i, and otherwise skips past those splits.
+        n_samples = self.group1.size
+        rank = np.arange(start, stop, dtype=np.int64)
+        still_needed = np.full(rank.size, int(self.group1.sum()), dtype=np.int64)
+        rows = np.zeros((rank.size, n_samples))
+        for candidate in range(n_samples):
+            open_rows = still_needed > 0
+            starting_here = np.where(
+                open_rows, self._binomial[n_samples - candidate - 1, np.maximum(still_needed - 1, 0)], 0
+            )
+            take = open_rows & (rank < starting_here)
+            rows[take, candidate] = 1.0
+            rank = np.where(open_rows & ~take, rank - starting_here, rank)
+            still_needed -= take
+        return rows
