@@ -1,0 +1,71 @@
+"""What every engine shares: the default grid, the window table and positions.
+
+The window rule lives here once so that no engine can round differently; the
+pandas reference deliberately re-derives the windows with Python's ``round``
+so that this table is itself checked by the equivalence gate.
+"""
+
+import numpy as np
+
+__all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "positions_from_features"]
+
+#: The paper's grid: 80 integer lengths spread uniformly over [6, 200], ascending.
+DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
+
+#: Column order of :func:`hma_windows`.
+HALF, FULL, ROOT, THIRD_Q, HALF_Q, Q = range(6)
+
+
+def _r(value):
+    """Nearest integer, ties to even (Python's ``round``), floored at 1."""
+    return np.maximum(np.rint(value), 1).astype(np.int64)
+
+
+def hma_windows(lengths):
+    """The six WMA windows of each length, one row per combo.
+
+    Columns: ``r(L/2)``, ``L``, ``r(sqrt L)`` (the HMA windows) and, with
+    ``q = L/2``, ``r(q/3)``, ``r(q/2)``, ``r(q)`` (the HMA3 windows).
+
+    Parameters
+    ----------
+    lengths : ndarray of int64, shape (n_combos,)
+
+    Returns
+    -------
+    windows : ndarray of int64, shape (n_combos, 6), C-contiguous
+
+    Examples
+    --------
+    >>> from skfast.backtest._grid import hma_windows
+    >>> hma_windows([6, 7]).tolist()
+    [[3, 6, 2, 1, 2, 3], [4, 7, 3, 1, 2, 4]]
+    """
+    length = np.asarray(lengths, dtype=np.float64)
+    q = length / 2.0
+    columns = (length / 2.0, length, np.sqrt(length), q / 3.0, q / 2.0, q)
+    return np.ascontiguousarray(np.stack([_r(c) for c in columns], axis=1))
+
+
+def first_valid_bar(windows):
+    """First bar where both HMA and HMA3 are defined, per combo.
+
+    HMA needs ``L - 1`` bars for ``WMA_L`` and ``r(sqrt L) - 1`` more for the
+    outer WMA; HMA3's widest inner window is ``r(q)``, which its outer WMA
+    uses again.
+    """
+    windows = np.asarray(windows)
+    hma = windows[:, FULL] - 1 + windows[:, ROOT] - 1
+    inner = windows[:, [THIRD_Q, HALF_Q, Q]].max(axis=1)
+    hma3 = inner - 1 + windows[:, Q] - 1
+    return np.maximum(hma, hma3)
+
+
+def positions_from_features(hma, hma3):
+    """Position held after each bar: +1 long, -1 short, 0 before warm-up.
+
+    A flip closes the open position and opens the opposite one at the same
+    close, so the position after a valid bar is always its direction.
+    """
+    direction = np.where(hma < hma3, 1, -1).astype(np.int8)
+    return np.where(np.isnan(hma) | np.isnan(hma3), 0, direction).astype(np.int8)

@@ -1,0 +1,312 @@
+"""HMASweep: the HMA-cross parameter sweep behind the engine ladder."""
+
+from importlib import import_module
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._engines import Engine, EngineTable, compute_threads
+from ._grid import DEFAULT_LENGTHS, positions_from_features
+
+__all__ = ["HMASweep"]
+
+# Below this many bar-combo-asset cells the whole sweep takes a few ms and the
+# serial kernel beats any thread start-up or cache hashing.
+_TINY_SWEEP = 200_000
+
+
+def _auto_rule(available, *, n_bars, n_assets, n_combos):
+    """Pick the engine for ``engine="auto"`` from the sweep's shape.
+
+    The cache-plus-sliding engine wins whenever several combos share a series
+    (the measured default grid: see ``benchmarks/results/hma.json``).  It
+    parallelizes across combos within one series, so when there are fewer
+    combos than threads' worth of work per series but many assets, the
+    sliding engine's (combo, asset) tasks keep every core busy instead.
+    Tiny sweeps run serially.
+    """
+    if n_bars * n_assets * n_combos < _TINY_SWEEP:
+        return "numba"
+    if n_combos < 8 and n_assets > n_combos:
+        return "sliding"
+    return "fast"
+
+
+_ENGINES = EngineTable("HMASweep", (
+    Engine("pandas", "skfast.backtest._pandas", requires=("pandas",), extra="pandas",
+           description="M0: rolling(p).apply + interpreted loop (the readable reference)"),
+    Engine("numpy", "skfast.backtest._numpy",
+           description="M1: sliding-window GEMV WMAs + closed-form trade reducer"),
+    Engine("numba", "skfast.backtest._numba",
+           description="M2: compiled WMA and stateful bar loop, one thread"),
+    Engine("numba_parallel", "skfast.backtest._numba_parallel", compiled_parallel=True,
+           description="M3: the same kernel, prange across combos and assets"),
+    Engine("jax", "skfast.backtest._jax", requires=("jax",), extra="jax",
+           description="one batched tensor program over all combos (float64)"),
+    Engine("cached", "skfast.backtest._cached", compiled_parallel=True,
+           description="M3 + each distinct raw-series WMA once, reused across combos and calls"),
+    Engine("sliding", "skfast.backtest._sliding", compiled_parallel=True,
+           description="M3 with the O(1)-per-bar sliding WMA (re-anchored, exact trade counts)"),
+    Engine("fast", "skfast.backtest._fast", compiled_parallel=True,
+           description="feature cache filled by the O(1) sliding WMA, prange across combos"),
+), _auto_rule)
+
+
+def _run_task(engine, close, lengths, fee):
+    """One M4 task in a worker: its combos with one compute thread."""
+    with compute_threads(1, engine):
+        return import_module(engine.module).sweep(close, lengths, fee)
+
+
+class HMASweep(BaseEstimator):
+    """Hull-moving-average cross backtest swept over a grid of lengths.
+
+    For each length ``L`` and each price series (column of ``X``) the
+    strategy goes long when ``HMA_L < HMA3_L`` and short otherwise, flipping
+    at the close whenever the direction changes; each round trip books its
+    signed return in percentage points minus ``fee``.  Every engine computes
+    the same per-combo (PnL, trade count): the equivalence gate in the tests
+    holds trade counts identical and PnL within 1e-6 across engines.
+
+    Parameters
+    ----------
+    lengths : array-like of int, default=None
+        HMA lengths to sweep, each an integer >= 1.  None means the paper's
+        grid: 80 integers spread uniformly over [6, 200].
+    fee : float, default=0.09
+        Round-trip fee in percentage points, charged on every closed trade.
+    engine : {"auto", "pandas", "numpy", "numba", "numba_parallel", "jax", \
+"cached", "sliding", "fast"}, default="auto"
+        Compute engine; ``"auto"`` picks one from the data shape.  See
+        ``HMASweep._engine_table`` for what each one does.
+    n_jobs : int, default=None
+        Processes (or joblib workers) across combos; above 1 each combo is one
+        joblib task, longest first, so the skewed costs balance dynamically.
+        ``joblib.parallel_config(backend="dask")`` runs them on a Dask cluster.
+        None means 1.
+    n_threads : int, default=None
+        Threads for the numba-parallel engines and BLAS; None or -1 means all
+        cores.
+    verbose : int, default=0
+        joblib verbosity when ``n_jobs`` > 1.
+
+    Attributes
+    ----------
+    lengths_ : ndarray of int64, shape (n_combos,)
+        The swept lengths.
+    pnl_ : ndarray of float64, shape (n_combos, n_assets)
+        Total PnL of every length on every series, in percentage points.
+    n_trades_ : ndarray of int64, shape (n_combos, n_assets)
+        Closed round trips of every length on every series.
+    best_length_ : ndarray of int64, shape (n_assets,)
+        Length with the highest PnL per series (the shortest on ties).
+    best_pnl_ : ndarray of float64, shape (n_assets,)
+        That PnL.
+    engine_ : str
+        The engine that ran.
+    n_features_in_ : int
+        Number of series seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` when it has string column names.
+
+    Notes
+    -----
+    ``WMA_p`` is the linearly weighted moving average over ``p`` bars; with
+    ``r`` rounding half to even and windows floored at 1,
+    ``HMA_L = WMA_r(sqrt L)(2 WMA_r(L/2) - WMA_L)`` and, with ``q = L/2``,
+    ``HMA3_L = WMA_r(q)(3 WMA_r(q/3) - WMA_r(q/2) - WMA_r(q))``.  Trading
+    starts on the first bar where both are defined; a position still open at
+    the last bar is not booked.  A series too short for a length's warm-up
+    gives that length 0 trades and 0 PnL.
+
+    Examples
+    --------
+    >>> from skfast.backtest import HMASweep
+    >>> from skfast.datasets import make_gbm_prices
+    >>> X = make_gbm_prices(2_000, n_assets=2, random_state=0)
+    >>> sweep = HMASweep(lengths=[6, 20, 50], engine="numba").fit(X)
+    >>> sweep.pnl_.shape, sweep.n_trades_.dtype.name
+    ((3, 2), 'int64')
+    >>> sweep.predict(X).shape
+    (2000, 2)
+    """
+
+    _engine_table = _ENGINES
+
+    def __init__(self, lengths=None, *, fee=0.09, engine="auto", n_jobs=None, n_threads=None,
+                 verbose=0):
+        self.lengths = lengths
+        self.fee = fee
+        self.engine = engine
+        self.n_jobs = n_jobs
+        self.n_threads = n_threads
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.target_tags.required = False
+        return tags
+
+    def fit(self, X, y=None):
+        """Backtest every length on every series of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_bars, n_assets)
+            Closing prices, one series per column, finite and strictly
+            positive.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : HMASweep
+            The fitted estimator.
+        """
+        close = self._validate_prices(X, reset=True)
+        lengths = _check_lengths(self.lengths)
+        fee = _check_fee(self.fee)
+        engine = self._engine_table.resolve(self.engine, n_bars=close.shape[1],
+                                            n_assets=close.shape[0], n_combos=lengths.size)
+        kernels = engine.load()
+        n_jobs = _check_n_jobs(self.n_jobs)
+        if n_jobs == 1:
+            with compute_threads(self.n_threads, engine):
+                pnl, n_trades = kernels.sweep(close, lengths, fee)
+        else:
+            pnl, n_trades = self._sweep_across_jobs(engine, close, lengths, fee, n_jobs)
+        self.lengths_ = lengths
+        self.pnl_ = pnl
+        self.n_trades_ = n_trades
+        best = np.argmax(pnl, axis=0)
+        self.best_length_ = lengths[best]
+        self.best_pnl_ = pnl[best, np.arange(pnl.shape[1])]
+        self.engine_ = engine.name
+        return self
+
+    def _sweep_across_jobs(self, engine, close, lengths, fee, n_jobs):
+        # longest lengths first: the costliest tasks start first and the short
+        # ones fill the gaps, with one task handed out at a time
+        order = np.argsort(-lengths, kind="stable")
+        parts = Parallel(n_jobs=n_jobs, batch_size=1, verbose=self.verbose)(
+            delayed(_run_task)(engine, close, lengths[[i]], fee) for i in order)
+        pnl = np.empty((lengths.size, close.shape[0]))
+        n_trades = np.empty((lengths.size, close.shape[0]), dtype=np.int64)
+        for i, (part_pnl, part_trades) in zip(order, parts):
+            pnl[i], n_trades[i] = part_pnl[0], part_trades[0]
+        return pnl, n_trades
+
+    def predict(self, X):
+        """Position held after each bar with each series' best length.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_bars, n_assets)
+            Closing prices, finite and strictly positive.
+
+        Returns
+        -------
+        positions : ndarray of int8, shape (n_bars, n_assets)
+            +1 long, -1 short, 0 before the best length's warm-up ends.
+        """
+        check_is_fitted(self)
+        close = self._validate_prices(X, reset=False)
+        engine = self._engine_table[self.engine_]
+        kernels = engine.load()
+        positions = np.zeros(close.shape, dtype=np.int8)
+        with compute_threads(self.n_threads, engine):
+            for a, series in enumerate(close):
+                positions[a] = positions_from_features(*kernels.features(series, int(self.best_length_[a])))
+        return positions.T
+
+    def score(self, X, y=None):
+        """Total PnL on ``X`` of each series' best length, summed over series.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_bars, n_assets)
+            Closing prices, finite and strictly positive.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Out-of-sample PnL in percentage points (higher is better).
+        """
+        check_is_fitted(self)
+        close = self._validate_prices(X, reset=False)
+        engine = self._engine_table[self.engine_]
+        kernels = engine.load()
+        total = 0.0
+        with compute_threads(self.n_threads, engine):
+            for a, series in enumerate(close):
+                pnl, _ = kernels.sweep(series[None, :], self.best_length_[a:a + 1], _check_fee(self.fee))
+                total += float(pnl[0, 0])
+        return total
+
+    def results_frame(self):
+        """Tidy table of the sweep: one row per (asset, length).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``asset``, ``length``, ``pnl`` and ``n_trades``.
+        """
+        check_is_fitted(self)
+        import pandas as pd
+
+        n_combos, n_assets = self.pnl_.shape
+        assets = getattr(self, "feature_names_in_", np.arange(n_assets))
+        return pd.DataFrame({
+            "asset": np.tile(assets, n_combos),
+            "length": np.repeat(self.lengths_, n_assets),
+            "pnl": self.pnl_.ravel(),
+            "n_trades": self.n_trades_.ravel(),
+        })
+
+    def _validate_prices(self, X, *, reset):
+        """Validated prices as a private (n_assets, n_bars) C-contiguous copy."""
+        X = validate_data(self, X, reset=reset, dtype=np.float64)
+        if np.any(X < 0):
+            raise ValueError("Negative values in data passed to HMASweep: prices must be "
+                             "strictly positive.")
+        if np.any(X == 0):
+            raise ValueError("HMASweep: prices must be strictly positive, got a zero price.")
+        # a private copy, one contiguous row per series: kernels never see the
+        # caller's memory, so no engine can modify it
+        return np.array(X.T, dtype=np.float64, order="C", copy=True)
+
+
+def _check_lengths(lengths):
+    if lengths is None:
+        return DEFAULT_LENGTHS.copy()
+    values = np.asarray(lengths)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape {values.shape}.")
+    integral = values.dtype.kind in "iu" or (
+        values.dtype == object and all(isinstance(v, Integral) and not isinstance(v, bool) for v in values))
+    if not integral:
+        raise TypeError(f"lengths must be integers, got {values.dtype} values such as {values[0]!r}.")
+    values = values.astype(np.int64)
+    if values.min() < 1:
+        raise ValueError(f"lengths must be integers >= 1, got {int(values.min())}.")
+    return values
+
+
+def _check_fee(fee):
+    if isinstance(fee, bool) or not isinstance(fee, Real) or not np.isfinite(fee):
+        raise ValueError(f"fee must be a finite real number, got {fee!r}.")
+    return float(fee)
+
+
+def _check_n_jobs(n_jobs):
+    from joblib import effective_n_jobs
+
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
+    return effective_n_jobs(n_jobs)

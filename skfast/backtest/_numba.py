@@ -1,0 +1,201 @@
+"""M2, compiled: the WMA and the stateful bar loop, one thread.
+
+The kernel keeps the loop form of the computation; no vectorization trick is
+needed once the loop is machine code.  Every other numba engine calls the
+functions below (``combo_kernel``, ``hma_from_raw``, ``event_loop``, ``wma``)
+rather than a copy of them; ``sliding=True`` swaps the O(p) WMA for the O(1)
+one and changes nothing else.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, first_valid_bar, hma_windows
+
+__all__ = ["sweep", "features", "wma", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
+
+# Bars per tile of the direct WMA: the tile of the output and of the input it
+# reads stay in L1 across the p weight passes.
+_TILE = 2048
+# Bars between two exact recomputations of the sliding sums.  Round-off in a
+# running sum grows with the number of updates; re-anchoring bounds it, and
+# summing deviations from the anchor price (not prices) keeps each update's
+# round-off ~100x below the direct sum's, so trade counts stay exact.
+_REANCHOR = 256
+
+
+@njit(cache=True)
+def wma_direct(x, p, first, out):
+    """O(p) per bar: ``sum_j j * x[t-p+j] / sum_j j``, j ascending as in the paper."""
+    n = x.shape[0]
+    start = first + p - 1
+    out[: min(start, n)] = np.nan
+    total = p * (p + 1) / 2.0
+    acc = np.empty(_TILE)
+    for lo in range(start, n, _TILE):
+        m = min(_TILE, n - lo)
+        base = lo - p
+        for t in range(m):
+            acc[t] = x[base + 1 + t]
+        for j in range(2, p + 1):
+            # j outermost: the t loop has no carried dependency and vectorizes
+            # (a private accumulator and a slice rule out aliasing), yet each
+            # bar still adds its terms in ascending j
+            weight = float(j)
+            terms = x[base + j: base + j + m]
+            for t in range(m):
+                acc[t] += weight * terms[t]
+        for t in range(m):
+            out[lo + t] = acc[t] / total
+
+
+@njit(cache=True)
+def wma_sliding(x, p, first, out):
+    """O(1) per bar: running plain and weighted sums, re-anchored every block."""
+    n = x.shape[0]
+    start = first + p - 1
+    out[: min(start, n)] = np.nan
+    total = p * (p + 1) / 2.0
+    block = max(_REANCHOR, 2 * p)
+    for lo in range(start, n, block):
+        anchor = x[lo]
+        plain = 0.0
+        weighted = 0.0
+        for j in range(1, p + 1):
+            v = x[lo - p + j] - anchor
+            plain += v
+            weighted += j * v
+        out[lo] = anchor + weighted / total
+        for t in range(lo + 1, min(lo + block, n)):
+            v = x[t] - anchor
+            # the weighted sum shifts every weight down by one (minus the old
+            # plain sum) and gives the new bar weight p
+            weighted += p * v - plain
+            plain += v - (x[t - p] - anchor)
+            out[t] = anchor + weighted / total
+
+
+@njit(cache=True)
+def wma(x, p, first, out, sliding):
+    """WMA of window ``p`` of ``x`` (defined from bar ``first``) into ``out``."""
+    if sliding:
+        wma_sliding(x, p, first, out)
+    else:
+        wma_direct(x, p, first, out)
+
+
+@njit(cache=True)
+def event_loop(close, hma, hma3, start, fee):
+    """Total PnL and trade count of the HMA cross from bar ``start`` on."""
+    n = close.shape[0]
+    if start >= n:
+        return 0.0, 0
+    direction = 1 if hma[start] < hma3[start] else -1
+    entry = close[start]
+    pnl = 0.0
+    n_trades = 0
+    for t in range(start + 1, n):
+        now = 1 if hma[t] < hma3[t] else -1
+        if now != direction:
+            pnl += direction * (close[t] - entry) / entry * 100.0 - fee
+            n_trades += 1
+            direction = now
+            entry = close[t]
+    return pnl, n_trades
+
+
+@njit(cache=True)
+def hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3):
+    """HMA and HMA3 into ``hma``/``hma3`` from the five raw-series WMAs."""
+    n = raw_full.shape[0]
+    derived = np.full(n, np.nan)
+    first = w[FULL] - 1
+    for t in range(first, n):
+        derived[t] = 2.0 * raw_half[t] - raw_full[t]
+    wma(derived, w[ROOT], first, hma, sliding)
+    first = max(w[THIRD_Q], w[HALF_Q], w[Q]) - 1
+    for t in range(first, n):
+        derived[t] = 3.0 * raw_third_q[t] - raw_half_q[t] - raw_q[t]
+    wma(derived, w[Q], first, hma3, sliding)
+
+
+@njit(cache=True)
+def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding):
+    """(PnL, trades) of one combo on one series, given its five raw-series WMAs."""
+    hma = np.empty(close.shape[0])
+    hma3 = np.empty(close.shape[0])
+    hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3)
+    return event_loop(close, hma, hma3, start, fee)
+
+
+@njit(cache=True)
+def combo_kernel(close, w, start, fee, sliding):
+    """(PnL, trades) of one combo on one series: seven WMA passes, one loop.
+
+    ``WMA_{r(q)}`` of the raw series equals ``WMA_{r(L/2)}`` and is computed
+    twice, as in the paper's fixed kernel; the ``cached`` engine drops it.
+    """
+    raw = np.empty((5, close.shape[0]))
+    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
+        wma(close, w[column], 0, raw[k], sliding)
+    return combo_from_raw(close, raw[0], raw[1], raw[2], raw[3], raw[4], w, start, fee, sliding)
+
+
+@njit(cache=True)
+def _sweep_serial(close, windows, starts, fee, sliding, pnl, n_trades):
+    n_assets = close.shape[0]
+    for task in range(windows.shape[0] * n_assets):
+        i = task // n_assets
+        a = task % n_assets
+        pnl[i, a], n_trades[i, a] = combo_kernel(close[a], windows[i], starts[i], fee, sliding)
+
+
+def plan(close, lengths):
+    """Window table, first valid bars and zeroed outputs of a sweep."""
+    windows = hma_windows(lengths)
+    shape = (len(lengths), close.shape[0])
+    return windows, first_valid_bar(windows), np.zeros(shape), np.zeros(shape, dtype=np.int64)
+
+
+def sweep(close, lengths, fee):
+    """Total PnL and trade count of every (length, asset) pair.
+
+    Parameters
+    ----------
+    close : ndarray of float64, shape (n_assets, n_bars)
+        One strictly positive price series per row.
+    lengths : ndarray of int64, shape (n_combos,)
+    fee : float
+        Round-trip fee in percentage points.
+
+    Returns
+    -------
+    pnl : ndarray of float64, shape (n_combos, n_assets)
+    n_trades : ndarray of int64, shape (n_combos, n_assets)
+    """
+    windows, starts, pnl, n_trades = plan(close, lengths)
+    _sweep_serial(close, windows, starts, float(fee), False, pnl, n_trades)
+    return pnl, n_trades
+
+
+def features(series, length, sliding=False):
+    """HMA and HMA3 of one price series (NaN during warm-up).
+
+    Parameters
+    ----------
+    series : ndarray of float64, shape (n_bars,)
+    length : int
+    sliding : bool, default=False
+        Use the O(1) sliding WMA.
+
+    Returns
+    -------
+    hma, hma3 : ndarray of float64, shape (n_bars,)
+    """
+    w = hma_windows([length])[0]
+    raw = np.empty((5, series.shape[0]))
+    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
+        wma(series, w[column], 0, raw[k], sliding)
+    hma, hma3 = np.empty_like(series), np.empty_like(series)
+    hma_from_raw(*raw, w, sliding, hma, hma3)
+    return hma, hma3

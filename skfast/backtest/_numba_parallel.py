@@ -1,0 +1,64 @@
+"""M3: the M2 kernel unchanged, ``prange`` across (combo, asset) tasks.
+
+Parallelism is across tasks only; each task's bar loop stays serial.  The
+grid's cost grows with L, so tasks are dealt to threads one at a time
+(chunk size 1) instead of in contiguous blocks, where the thread holding the
+long windows would finish last.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import _numba
+
+__all__ = ["sweep", "features", "sweep_tasks"]
+
+
+@njit(parallel=True, cache=True)
+def _sweep_prange(close, windows, starts, fee, sliding, pnl, n_trades):
+    n_assets = close.shape[0]
+    for task in prange(windows.shape[0] * n_assets):
+        i = task // n_assets
+        a = task % n_assets
+        pnl[i, a], n_trades[i, a] = _numba.combo_kernel(close[a], windows[i], starts[i], fee, sliding)
+
+
+def sweep_tasks(close, lengths, fee, sliding):
+    """Every (length, asset) task of the sweep through ``combo_kernel``, in parallel."""
+    windows, starts, pnl, n_trades = _numba.plan(close, lengths)
+    with dynamic_schedule():
+        _sweep_prange(close, windows, starts, float(fee), sliding, pnl, n_trades)
+    return pnl, n_trades
+
+
+class dynamic_schedule:
+    """Hand ``prange`` iterations out one at a time, restoring the previous chunk size."""
+
+    def __enter__(self):
+        self._previous = numba.set_parallel_chunksize(1)
+
+    def __exit__(self, *exc):
+        numba.set_parallel_chunksize(self._previous)
+
+
+def sweep(close, lengths, fee):
+    """Total PnL and trade count of every (length, asset) pair.
+
+    Parameters
+    ----------
+    close : ndarray of float64, shape (n_assets, n_bars)
+        One strictly positive price series per row.
+    lengths : ndarray of int64, shape (n_combos,)
+    fee : float
+        Round-trip fee in percentage points.
+
+    Returns
+    -------
+    pnl : ndarray of float64, shape (n_combos, n_assets)
+    n_trades : ndarray of int64, shape (n_combos, n_assets)
+    """
+    return sweep_tasks(close, lengths, fee, sliding=False)
+
+
+features = _numba.features

@@ -1,0 +1,80 @@
+"""M1, vectorized numpy: sliding-window products and a closed-form reducer.
+
+Each WMA is one matrix-vector product over ``sliding_window_view`` (a BLAS
+GEMV, so BLAS threads matter: the benchmark pins them to one).  The bar loop
+becomes array algebra: flips are located with ``flatnonzero`` and every
+round trip is booked in one expression.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, hma_windows
+
+__all__ = ["sweep", "features", "wma", "event_loop"]
+
+
+def wma(x, p):
+    """Weighted moving average of window ``p`` (NaN for the first ``p - 1`` bars)."""
+    out = np.full(x.shape[0], np.nan)
+    if p <= x.shape[0]:
+        weights = np.arange(1, p + 1, dtype=np.float64)
+        out[p - 1:] = sliding_window_view(x, p) @ weights / weights.sum()
+    return out
+
+
+def features(series, length):
+    """HMA and HMA3 of one price series (NaN during warm-up).
+
+    Parameters
+    ----------
+    series : ndarray of float64, shape (n_bars,)
+    length : int
+
+    Returns
+    -------
+    hma, hma3 : ndarray of float64, shape (n_bars,)
+    """
+    w = hma_windows([length])[0]
+    hma = wma(2.0 * wma(series, w[HALF]) - wma(series, w[FULL]), w[ROOT])
+    inner = 3.0 * wma(series, w[THIRD_Q]) - wma(series, w[HALF_Q]) - wma(series, w[Q])
+    return hma, wma(inner, w[Q])
+
+
+def event_loop(close, hma, hma3, fee):
+    """Total PnL and trade count of the HMA cross, without a loop over bars."""
+    valid = np.flatnonzero(~(np.isnan(hma) | np.isnan(hma3)))
+    if valid.size == 0:
+        return 0.0, 0
+    direction = np.where(hma[valid] < hma3[valid], 1.0, -1.0)
+    price = close[valid]
+    exits = np.flatnonzero(direction[1:] != direction[:-1]) + 1
+    # every position opens where the previous one closed, the first at bar 0
+    entries = np.concatenate(([0], exits[:-1]))
+    returns = direction[entries] * (price[exits] - price[entries]) / price[entries] * 100.0 - fee
+    return float(returns.sum()), int(exits.size)
+
+
+def sweep(close, lengths, fee):
+    """Total PnL and trade count of every (length, asset) pair.
+
+    Parameters
+    ----------
+    close : ndarray of float64, shape (n_assets, n_bars)
+        One strictly positive price series per row.
+    lengths : ndarray of int64, shape (n_combos,)
+    fee : float
+        Round-trip fee in percentage points.
+
+    Returns
+    -------
+    pnl : ndarray of float64, shape (n_combos, n_assets)
+    n_trades : ndarray of int64, shape (n_combos, n_assets)
+    """
+    pnl = np.zeros((len(lengths), len(close)))
+    n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
+    for i, length in enumerate(lengths):
+        for a, series in enumerate(close):
+            hma, hma3 = features(series, length)
+            pnl[i, a], n_trades[i, a] = event_loop(series, hma, hma3, fee)
+    return pnl, n_trades

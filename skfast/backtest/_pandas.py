@@ -1,0 +1,85 @@
+"""M0, the readable reference: ``rolling(p).apply`` and an interpreted loop.
+
+This is the naive profile the paper times: every WMA window goes through a
+Python callback and every bar through the interpreter.  It is slow on purpose
+and structurally unlike the other engines (it shares no code with them, not
+even the window table), which is what makes it a useful oracle.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["sweep", "features"]
+
+
+def _window(value):
+    return max(1, round(value))
+
+
+def _wma(series, p):
+    weights = np.arange(1, p + 1, dtype=np.float64)
+    total = weights.sum()
+    return series.rolling(p).apply(lambda window: np.dot(weights, window) / total, raw=True)
+
+
+def features(series, length):
+    """HMA and HMA3 of one price series (NaN during warm-up).
+
+    Parameters
+    ----------
+    series : ndarray of float64, shape (n_bars,)
+    length : int
+
+    Returns
+    -------
+    hma, hma3 : ndarray of float64, shape (n_bars,)
+    """
+    x = pd.Series(series)
+    q = length / 2
+    hma = _wma(2 * _wma(x, _window(length / 2)) - _wma(x, length), _window(math.sqrt(length)))
+    inner = 3 * _wma(x, _window(q / 3)) - _wma(x, _window(q / 2)) - _wma(x, _window(q))
+    hma3 = _wma(inner, _window(q))
+    return hma.to_numpy(), hma3.to_numpy()
+
+
+def _backtest(close, hma, hma3, fee):
+    pnl, n_trades = 0.0, 0
+    direction = entry = None
+    for t in range(len(close)):
+        if math.isnan(hma[t]) or math.isnan(hma3[t]):
+            continue
+        now = 1 if hma[t] < hma3[t] else -1
+        if direction is None:
+            direction, entry = now, close[t]
+        elif now != direction:
+            pnl += direction * (close[t] - entry) / entry * 100.0 - fee
+            n_trades += 1
+            direction, entry = now, close[t]
+    return pnl, n_trades
+
+
+def sweep(close, lengths, fee):
+    """Total PnL and trade count of every (length, asset) pair.
+
+    Parameters
+    ----------
+    close : ndarray of float64, shape (n_assets, n_bars)
+        One strictly positive price series per row.
+    lengths : ndarray of int64, shape (n_combos,)
+    fee : float
+        Round-trip fee in percentage points.
+
+    Returns
+    -------
+    pnl : ndarray of float64, shape (n_combos, n_assets)
+    n_trades : ndarray of int64, shape (n_combos, n_assets)
+    """
+    pnl = np.zeros((len(lengths), len(close)))
+    n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
+    for i, length in enumerate(lengths):
+        for a, series in enumerate(close):
+            hma, hma3 = features(series, int(length))
+            pnl[i, a], n_trades[i, a] = _backtest(series.tolist(), hma.tolist(), hma3.tolist(), fee)
+    return pnl, n_trades
