@@ -1,2 +1,531 @@
-class FastKMeans:  # placeholder until the estimator lands
-    pass
+"""FastKMeans: a drop-in for ``sklearn.cluster.KMeans(algorithm="lloyd")``.
+
+The estimator validates input, draws every random number (k-means++ through
+scikit-learn's own ``kmeans_plusplus``, so a ``random_state`` gives the same
+initial centres as ``KMeans``) and runs the Lloyd iteration control: the
+convergence tests, the empty-cluster relocation and the final E-step.  The
+engines only compute the per-iteration step over all samples.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.cluster import kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.extmath import row_norms
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._engines import Engine, EngineTable, compute_threads
+
+# --- engine table -----------------------------------------------------------
+
+# Measured on the 2-core benchmark machine (benchmarks/results/kmeans.json):
+# the fused numba pass wins while one sample's distances to all centres are a
+# short loop; once n_features x n_clusters grows the work is dense algebra
+# and a BLAS matrix product per chunk wins.
+AUTO_NUMBA_MAX_WORK = 4096  # n_features * n_clusters
+
+
+def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
+    """Pick the engine for ``engine="auto"`` from the data shape.
+
+    ``algorithm="hamerly"`` runs on numba only.  Otherwise numba when
+    ``n_features * n_clusters <= AUTO_NUMBA_MAX_WORK`` (loop-shaped work),
+    numpy (BLAS) above it.
+    """
+    if algorithm == "hamerly" or n_features * n_clusters <= AUTO_NUMBA_MAX_WORK:
+        return "numba"
+    return "numpy"
+
+
+_ENGINES = EngineTable(
+    "FastKMeans",
+    (
+        Engine("reference", "skfast.cluster._kmeans_reference",
+               description="explicit loops over samples and clusters; the oracle"),
+        Engine("numpy", "skfast.cluster._kmeans_numpy",
+               description="|c|^2/2 - X C^T per chunk through BLAS, bincount update"),
+        Engine("numba", "skfast.cluster._kmeans_numba", compiled_parallel=True,
+               description="fused assignment and accumulation, parallel over sample blocks"),
+        Engine("jax", "skfast.cluster._kmeans_jax", requires=("jax",), extra="jax",
+               description="jit-compiled array program (CPU or GPU)"),
+    ),
+    _auto_engine,
+)
+
+_ALGORITHMS = ("lloyd", "elkan", "hamerly")
+
+
+# --- the Lloyd iteration control, shared by every engine ---------------------
+
+
+def _tolerance(X, tol):
+    """Absolute tolerance: ``tol`` times the mean feature variance (as scikit-learn)."""
+    return 0.0 if tol == 0 else float(np.mean(np.var(X, axis=0)) * tol)
+
+
+def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, labels):
+    """Give each empty cluster the sample farthest from its centre, as scikit-learn.
+
+    The farthest samples are found with the same ``argpartition`` call that
+    scikit-learn uses, so ties among distances resolve identically.  Labels
+    are left untouched: the moved sample counts for its new cluster from the
+    next assignment on.
+    """
+    empty = np.flatnonzero(weights == 0)
+    if empty.size == 0:
+        return
+    distances = ((X - centers_old[labels]) ** 2).sum(axis=1)
+    farthest = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+    for new_cluster, far in zip(empty, farthest):
+        weight = sample_weight[far]
+        old_cluster = labels[far]
+        point = X[far].astype(np.float64) * weight
+        sums[old_cluster] -= point
+        sums[new_cluster] = point
+        weights[new_cluster] = weight
+        weights[old_cluster] -= weight
+
+
+def _cluster_means(sums, weights, dtype):
+    """Weighted means; a cluster with no weight keeps its (zero) sum, as scikit-learn."""
+    centers = sums.copy()
+    filled = weights > 0
+    # Multiply by the reciprocal, as scikit-learn does, for bitwise-equal centres.
+    centers[filled] *= (1.0 / weights[filled])[:, None]
+    return centers.astype(dtype, copy=False)
+
+
+def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, verbose):
+    """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
+
+    ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
+    with the same signature and results (``HamerlyStep``).
+    """
+    labels_old = np.full(X.shape[0], -1, dtype=np.int32)
+    strict_convergence = False
+    for i in range(max_iter):
+        labels, sums, weights = step(X, sample_weight, centers)
+        if verbose:
+            print(f"Iteration {i}, inertia {kernels.inertia(X, sample_weight, centers, labels)}.")
+        _relocate_empty_clusters(X, sample_weight, centers, sums, weights, labels)
+        centers_new = _cluster_means(sums, weights, X.dtype)
+        center_shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
+        centers = centers_new
+        if np.array_equal(labels, labels_old):
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            strict_convergence = True
+            break
+        center_shift_total = (center_shift**2).sum()
+        if center_shift_total <= tol:
+            if verbose:
+                print(f"Converged at iteration {i}: center shift "
+                      f"{center_shift_total} within tolerance {tol}.")
+            break
+        labels_old = labels
+    if not strict_convergence:
+        # The last update moved the centres: reassign so labels match them.
+        labels = kernels.assign_labels(X, centers)
+    return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
+
+
+def _is_same_clustering(labels1, labels2, n_clusters):
+    """Whether two labelings are equal up to a permutation of the label values."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return pairs.size == np.unique(labels1).size == np.unique(labels2).size
+
+
+# --- the estimator ------------------------------------------------------------
+
+
+class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means clustering (Lloyd), identical to scikit-learn's and faster.
+
+    Same parameters, attributes and results as
+    ``sklearn.cluster.KMeans(algorithm="lloyd")`` for the same data,
+    initialisation and ``random_state``; the per-iteration work runs on the
+    engine chosen by ``engine``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters.
+    init : {"k-means++", "random"}, callable or array-like of shape \
+(n_clusters, n_features), default="k-means++"
+        Initialisation, as in ``KMeans``; k-means++ is scikit-learn's own
+        implementation, so the same ``random_state`` gives the same centres.
+    n_init : "auto" or int, default="auto"
+        Number of initialisations; the run with the lowest inertia is kept.
+        ``"auto"``: 1 for k-means++ or an array, 10 for random or a callable.
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence tolerance on the squared centre shift, relative to the
+        mean feature variance of X.
+    verbose : int, default=0
+        Print the inertia at every iteration when > 0.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation.
+    copy_x : bool, default=True
+        Accepted for compatibility with ``KMeans``.  skfast never modifies
+        ``X``: the centred working copy is always a copy.
+    algorithm : {"lloyd", "hamerly", "elkan"}, default="lloyd"
+        ``"lloyd"``: plain Lloyd iterations.  ``"hamerly"``: Lloyd with
+        Hamerly's distance bounds, which skip most distance computations and
+        return the same labels (numba engine).  ``"elkan"`` is accepted for
+        compatibility with ``KMeans`` and runs ``"hamerly"``.
+    engine : {"auto", "reference", "numpy", "numba", "jax"}, default="auto"
+        Compute engine.  ``"auto"`` picks numba for loop-shaped work
+        (``n_features * n_clusters <= 4096``) and numpy (BLAS) above.
+        See :attr:`engine_` for the engine that ran.
+    n_threads : int or None, default=None
+        Threads for BLAS or numba during fit and predict; None uses every core.
+        Results do not depend on it.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        Cluster centres, in the dtype of X.
+    labels_ : ndarray of shape (n_samples,), dtype int32
+        Label of each training sample.
+    inertia_ : float
+        Weighted sum of squared distances of samples to their closest centre.
+    n_iter_ : int
+        Number of iterations of the kept run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    n_distance_evaluations_ : int
+        Sample-to-centre distances computed by the kept run's Lloyd steps:
+        ``n_samples * n_clusters * n_iter_`` for ``"lloyd"``, far fewer for
+        ``"hamerly"`` once the centres settle.
+    engine_ : str
+        The engine that ran.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : The estimator this one reproduces.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfast import FastKMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = FastKMeans(n_clusters=2, random_state=0).fit(X)
+    >>> km.labels_
+    array([1, 1, 1, 0, 0, 0], dtype=int32)
+    >>> km.predict([[0, 0], [12, 3]])
+    array([1, 0], dtype=int32)
+    >>> km.cluster_centers_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> km.engine_
+    'numba'
+    """
+
+    _engine_table = _ENGINES
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", engine="auto",
+                 n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.engine = engine
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- validation --------------------------------------------------------
+
+    def _check_params(self):
+        def positive_int(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+
+        positive_int("n_clusters")
+        positive_int("max_iter")
+        if not (self.n_init == "auto" or (not isinstance(self.n_init, bool)
+                                          and isinstance(self.n_init, numbers.Integral)
+                                          and self.n_init >= 1)):
+            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}.")
+        if (isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real)
+                or not np.isfinite(self.tol) or self.tol < 0):
+            raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}.")
+        if isinstance(self.init, str):
+            if self.init not in ("k-means++", "random"):
+                raise ValueError(
+                    f"init must be 'k-means++', 'random', a callable or an array, got {self.init!r}.")
+        elif not callable(self.init) and not hasattr(self.init, "__len__"):
+            raise TypeError(f"init must be a string, a callable or an array, got {self.init!r}.")
+        if self.algorithm not in _ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {self.algorithm!r}.")
+        self._engine_table.check_name(self.engine)
+
+    def _resolve_engine(self, X):
+        algorithm = "hamerly" if self.algorithm in ("hamerly", "elkan") else "lloyd"
+        engine = self._engine_table.resolve(
+            self.engine, n_samples=X.shape[0], n_features=X.shape[1],
+            n_clusters=self.n_clusters, algorithm=algorithm)
+        if algorithm == "hamerly" and engine.name != "numba":
+            raise ValueError(
+                f"algorithm={self.algorithm!r} runs on engine='numba' (or 'auto'), "
+                f"not engine={engine.name!r}.")
+        return engine, algorithm
+
+    def _check_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return np.ones(X.shape[0], dtype=X.dtype)
+        if np.isscalar(sample_weight):
+            sample_weight = np.full(X.shape[0], sample_weight)
+        sample_weight = check_array(sample_weight, ensure_2d=False, dtype=X.dtype,
+                                    input_name="sample_weight", copy=True)
+        if sample_weight.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected "
+                             f"({X.shape[0]},).")
+        if np.any(sample_weight < 0) or not np.any(sample_weight > 0):
+            raise ValueError("sample_weight must be non-negative and its weights not all zero.")
+        return sample_weight
+
+    def _initial_centers(self, X, x_squared_norms, init, random_state, sample_weight):
+        """Initial centres, consuming ``random_state`` exactly as ``KMeans`` does."""
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = kmeans_plusplus(X, self.n_clusters, sample_weight=sample_weight,
+                                         x_squared_norms=x_squared_norms,
+                                         random_state=random_state)
+        elif isinstance(init, str) and init == "random":
+            seeds = random_state.choice(X.shape[0], size=self.n_clusters, replace=False,
+                                        p=sample_weight / sample_weight.sum())
+            centers = X[seeds]
+        elif callable(init):
+            centers = check_array(init(X, self.n_clusters, random_state=random_state),
+                                  dtype=X.dtype, order="C", input_name="init")
+            self._check_center_shape(X, centers)
+        else:
+            centers = init
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    def _check_center_shape(self, X, centers):
+        if centers.shape != (self.n_clusters, X.shape[1]):
+            raise ValueError(
+                f"init has shape {centers.shape}; expected (n_clusters, n_features) = "
+                f"({self.n_clusters}, {X.shape[1]}).")
+
+    # -- fit -----------------------------------------------------------------
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; float32 stays float32, other dtypes become float64.
+            Sparse matrices are not supported (``TypeError``).
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : FastKMeans
+            Fitted estimator.
+        """
+        self._check_params()
+        # Always a copy: X is centred in place below and the caller's array
+        # must never change (copy_x=False is accepted but cannot opt out).
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=True)
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        engine, algorithm = self._resolve_engine(X)
+        kernels = engine.load()
+        random_state = check_random_state(self.random_state)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        n_init = self._effective_n_init()
+        tol = _tolerance(X, self.tol)
+
+        init = self.init
+        init_is_array = not isinstance(init, str) and not callable(init)
+        if init_is_array:
+            init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
+            self._check_center_shape(X, init)
+
+        # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
+        X_mean = X.mean(axis=0)
+        X -= X_mean
+        if init_is_array:
+            init -= X_mean
+        x_squared_norms = row_norms(X, squared=True)
+        weights64 = sample_weight.astype(np.float64)
+
+        best = None
+        with compute_threads(self.n_threads, engine):
+            for _ in range(n_init):
+                step = kernels.lloyd_step if algorithm == "lloyd" else kernels.HamerlyStep(X)
+                centers = self._initial_centers(X, x_squared_norms, init, random_state,
+                                                sample_weight)
+                if self.verbose:
+                    print("Initialization complete")
+                labels, inertia, centers, n_iter = _lloyd_single(
+                    step, kernels, X, weights64, centers, max_iter=self.max_iter, tol=tol,
+                    verbose=self.verbose)
+                # Keep a new run only if it is better *and* a different clustering:
+                # the same partition can differ in inertia by round-off alone.
+                if best is None or (inertia < best[1] and not _is_same_clustering(
+                        labels, best[0], self.n_clusters)):
+                    evaluations = getattr(step, "distance_evaluations",
+                                          X.shape[0] * self.n_clusters * n_iter)
+                    best = (labels, inertia, centers, n_iter, evaluations)
+
+        labels, inertia, centers, n_iter, evaluations = best
+        distinct = np.unique(labels).size
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning, stacklevel=2)
+        self.cluster_centers_ = centers + X_mean
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.labels_ = labels
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        self.n_distance_evaluations_ = evaluations
+        self.engine_ = engine.name
+        return self
+
+    def _effective_n_init(self):
+        init = self.init
+        if self.n_init == "auto":
+            return 1 if (isinstance(init, str) and init == "k-means++") or (
+                not isinstance(init, str) and not callable(init)) else 10
+        if not isinstance(init, str) and not callable(init) and self.n_init != 1:
+            warnings.warn(
+                "Explicit initial center position passed: performing only one init in "
+                f"{type(self).__name__} instead of n_init={self.n_init}.",
+                RuntimeWarning, stacklevel=3)
+            return 1
+        return self.n_init
+
+    # -- prediction --------------------------------------------------------------
+
+    def _check_test_data(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+
+    def _predict_with_engine(self, X, sample_weight=None):
+        """Labels of X (and the weighted inertia when ``sample_weight`` is given)."""
+        engine, _ = self._resolve_engine(X)
+        kernels = engine.load()
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        with compute_threads(self.n_threads, engine):
+            labels = kernels.assign_labels(X, centers)
+            if sample_weight is None:
+                return labels, None
+            return labels, kernels.inertia(X, sample_weight.astype(np.float64), centers, labels)
+
+    def predict(self, X):
+        """Index of the closest cluster centre for each sample in X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            Cluster index of each sample.
+        """
+        X = self._check_test_data(X)
+        return self._predict_with_engine(X)[0]
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            Cluster index of each sample.
+        """
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Euclidean distance from each sample to every cluster centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+            Distances in the dtype of X.
+        """
+        X = self._check_test_data(X)
+        return euclidean_distances(X, self.cluster_centers_)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of X to the cluster centres.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters)
+            Distances in the dtype of X.
+        """
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the (weighted) inertia of X on the fitted centres, as ``KMeans``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data.
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        score : float
+            ``-inertia``: higher is better.
+        """
+        X = self._check_test_data(X)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        return -self._predict_with_engine(X, sample_weight)[1]

@@ -23,7 +23,8 @@ def make_kmeans_scenario(scenario="separated", *, n_samples=600, n_features=4, n
     scenario : {"separated", "overlapping", "imbalanced", "outliers", \
 "high_dim", "duplicates", "float32"}, default="separated"
         ``separated``: centres 10 standard deviations apart. ``overlapping``:
-        centres 1.5 standard deviations apart. ``imbalanced``: the first
+        centres 1.5 standard deviations apart (pairwise distances are exact
+        when ``n_clusters <= n_features``). ``imbalanced``: the first
         cluster holds 20 times as many points as each other one. ``outliers``:
         1% of the points replaced by uniform noise spanning 10 times the data
         range (labelled -1). ``high_dim``: 256 features. ``duplicates``: every
@@ -57,9 +58,12 @@ def make_kmeans_scenario(scenario="separated", *, n_samples=600, n_features=4, n
     if scenario == "high_dim":
         n_features = 256
     spacing = 1.5 if scenario == "overlapping" else 10.0
-    # Random directions scaled so every pair of centres is about `spacing` apart.
-    centres = rng.standard_normal((n_clusters, n_features))
-    centres *= spacing / np.sqrt(2.0) / np.linalg.norm(centres, axis=1, keepdims=True)
+    # Orthonormal directions put every pair of centres exactly `spacing` apart
+    # (random directions when there are more clusters than features).
+    directions = rng.standard_normal((n_features, n_clusters))
+    if n_clusters <= n_features:
+        directions = np.linalg.qr(directions)[0]
+    centres = spacing / np.sqrt(2.0) * (directions / np.linalg.norm(directions, axis=0)).T
     if scenario == "imbalanced":
         share = np.r_[20.0, np.ones(n_clusters - 1)]
     else:

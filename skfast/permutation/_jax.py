@@ -23,7 +23,10 @@ import numpy as np
 from .._engines import jax_dtype_context
 from ._numpy import statistics
 
-__all__ = ["prepare", "batch_statistic", "batch_counts"]
+__all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
+
+#: Statistics held at once: the whole (batch, n_features) block in one compiled program.
+FEATURE_TILE = None
 
 _MIN_PADDED_ROWS = 8
 

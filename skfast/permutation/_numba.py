@@ -14,11 +14,18 @@ Same three functions, same signatures as every other engine module.
 
 from __future__ import annotations
 
+import threading
+from contextlib import nullcontext
+
 import numba
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["prepare", "batch_statistic", "batch_counts"]
+__all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
+
+#: None: ``batch_size="auto"`` budgets for every feature's statistic, an upper bound
+#: (the kernel holds only per-tile counts).
+FEATURE_TILE = None
 
 ROW_TILE = 8
 _STATISTIC_CODE = {"mean_diff": 0, "welch_t": 1}
@@ -30,6 +37,16 @@ _FASTMATH = {"reassoc", "contract"}
 # Multiply-adds worth a thread: a parallel region costs a barrier over all
 # threads, which on a busy machine can exceed a small batch's whole work.
 _WORK_PER_THREAD = 2_000_000
+_LAUNCH_LOCK = threading.Lock()
+
+
+def _launches_must_be_serial():
+    # workqueue, numba's fallback threading layer, aborts when two threads
+    # (joblib workers) launch parallel kernels at once; omp and tbb do not.
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:  # no parallel kernel has run yet: the layer is unknown
+        return True
 
 
 def prepare(X, X_sq):
@@ -100,9 +117,10 @@ def _run_scan(operands, group1, n_group1, threshold, var_floor, statistic, alter
     work = n_rows * n_features * group1.shape[1]
     numba.set_num_threads(int(min(allowed_threads, max(1, work // _WORK_PER_THREAD))))
     try:
-        _scan(XT, XT_sq, S, Q, group1, np.int64(n_group1), var_floor,
-              np.int64(_STATISTIC_CODE[statistic]), np.int64(_ALTERNATIVE_CODE[alternative]),
-              threshold, bool(need_max), statistics_out, tile_counts, maxima)
+        with _LAUNCH_LOCK if _launches_must_be_serial() else nullcontext():
+            _scan(XT, XT_sq, S, Q, group1, np.int64(n_group1), var_floor,
+                  np.int64(_STATISTIC_CODE[statistic]), np.int64(_ALTERNATIVE_CODE[alternative]),
+                  threshold, bool(need_max), statistics_out, tile_counts, maxima)
     finally:
         numba.set_num_threads(allowed_threads)
     return statistics_out, tile_counts.sum(axis=0), maxima

@@ -8,14 +8,19 @@ sums and sums of squares, ``G @ X`` and ``G @ X**2`` with ``G`` the 0/1
 indicator.  Only the ``(batch, n_features)`` block of statistics ever exists.
 
 Every engine module exposes the same three functions with the same
-signatures: :func:`prepare`, :func:`batch_statistic`, :func:`batch_counts`.
+signatures, :func:`prepare`, :func:`batch_statistic` and :func:`batch_counts`,
+and :data:`FEATURE_TILE`, the number of features it holds statistics for at
+once (which sizes ``batch_size="auto"``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prepare", "batch_statistic", "batch_counts"]
+__all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
+
+#: Features per matrix product in :func:`batch_counts` (None: all at once).
+FEATURE_TILE = 2048
 
 
 def prepare(X, X_sq):
@@ -100,11 +105,24 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     maxima : ndarray of shape (n_rows,), float64
         Empty when ``need_max`` is False.
     """
-    extremeness = batch_statistic(operands, group1, n_group1, var_floor, statistic)
-    if alternative == "two-sided":
-        np.abs(extremeness, out=extremeness)
-    elif alternative == "less":
-        np.negative(extremeness, out=extremeness)
-    counts = np.count_nonzero(extremeness >= threshold, axis=0).astype(np.int64)
-    maxima = extremeness.max(axis=1) if need_max else np.empty(0)
+    X, X_sq, S, Q = operands
+    n_features = X.shape[1]
+    counts = np.empty(n_features, dtype=np.int64)
+    maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
+    # Feature tiles keep the (batch, tile) block of statistics in cache for
+    # the comparisons, while each product still reuses a whole batch of
+    # relabellings per column of X.
+    for start in range(0, n_features, FEATURE_TILE):
+        tile = slice(start, min(start + FEATURE_TILE, n_features))
+        extremeness = statistics(np, X[:, tile], None if X_sq is None else X_sq[:, tile], S[tile],
+                                 None if Q is None else Q[tile], group1, n_group1,
+                                 var_floor[tile], statistic)
+        if alternative == "two-sided":
+            np.abs(extremeness, out=extremeness)
+        elif alternative == "less":
+            np.negative(extremeness, out=extremeness)
+        exceeds = extremeness >= threshold[tile]
+        counts[tile] = np.add.reduce(exceeds.view(np.uint8), axis=0, dtype=np.int32)
+        if need_max:
+            np.maximum(maxima, extremeness.max(axis=1), out=maxima)
     return counts, maxima

@@ -11,7 +11,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from scipy.stats import false_discovery_control
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -124,7 +124,9 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Relabellings processed together.  Peak extra memory grows as
         ``batch_size * (n_samples + n_features)``; ``"auto"`` keeps a batch's
-        working set under 64 MiB.  Results do not depend on it.
+        working set (relabellings, statistics and temporaries) under 64 MiB,
+        the numpy engine holding statistics for 2048 features at a time.
+        Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
         Seeds the relabellings.  For a fixed seed the p-values are
         bit-identical whatever ``engine``, ``n_jobs`` or ``batch_size``.
@@ -243,6 +245,9 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        # Not a classifier, but like a binary one it needs exactly two classes
+        # in y; this tag is how scikit-learn's checks learn that.
+        tags.classifier_tags = ClassifierTags(multi_class=False)
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
@@ -286,6 +291,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
                                                self.statistic)[0]
         threshold = self._extremeness(observed) - TIE_RTOL * np.maximum(np.abs(observed),
                                                                          null_scale)
+        self.batch_size_ = self._resolve_batch_size(n_samples, n_features, kernels.FEATURE_TILE)
         counts, maxima = self._run_stream(engine, stream, X_centred, X_sq, n_group1, threshold,
                                           var_floor)
 
@@ -345,11 +351,14 @@ class PermutationTest(SelectorMixin, BaseEstimator):
             return counts / self.n_permutations_
         return (1.0 + counts) / (1.0 + self.n_permutations_)
 
-    def _resolve_batch_size(self, n_samples, n_features):
+    def _resolve_batch_size(self, n_samples, n_features, feature_tile):
         if self.batch_size != "auto":
             return min(int(self.batch_size), self.n_permutations_)
+        # Per relabelling: its row of labels, and the engine's block of
+        # statistics with the temporaries derived from it.
         arrays_per_row = 3 if self.statistic == "mean_diff" else 8
-        rows = BATCH_BYTES // (8 * (n_samples + arrays_per_row * n_features))
+        held_features = min(n_features, feature_tile or n_features)
+        rows = BATCH_BYTES // (8 * (n_samples + arrays_per_row * held_features))
         # Whole stream blocks, so no block is drawn twice.
         rows = max(STREAM_BLOCK, rows // STREAM_BLOCK * STREAM_BLOCK)
         return min(rows, self.n_permutations_)
@@ -357,7 +366,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     def _run_stream(self, engine, stream, X, X_sq, n_group1, threshold, var_floor):
         """Counts over the whole stream, batches spread over joblib workers."""
         n_total = self.n_permutations_
-        batch_size = self.batch_size_ = self._resolve_batch_size(*X.shape)
+        batch_size = self.batch_size_
         batches = [(start, min(start + batch_size, n_total))
                    for start in range(0, n_total, batch_size)]
         n_workers = effective_n_jobs(self.n_jobs)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prepare", "batch_statistic", "batch_counts"]
+__all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
+
+#: Statistics held at once: one relabelling's, whatever the batch.
+FEATURE_TILE = None
 
 
 def prepare(X, X_sq):

@@ -1,0 +1,67 @@
+"""NumPy k-means kernels: dense algebra through BLAS, in bounded chunks.
+
+Distances use the identity ``|x - c|^2 = |x|^2 + |c|^2 - 2 x.c`` with the
+cross term as one matrix product per chunk of samples.  ``|x|^2`` is the same
+for every centre of a sample, so the argmin skips it (as scikit-learn does).
+Chunks bound the ``chunk x n_clusters`` temporaries, whatever ``n_samples``.
+Same signatures as :mod:`skfast.cluster._kmeans_reference`.
+"""
+
+import numpy as np
+
+# Bytes allowed for one chunk's temporaries: large enough that the product
+# runs near GEMM peak, small enough to stay in the last-level cache's league.
+_CHUNK_BYTES = 8 * 2**20
+
+
+def _chunks(n_samples, n_features, n_clusters):
+    rows = max(256, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
+    for start in range(0, n_samples, rows):
+        yield slice(start, min(start + rows, n_samples))
+
+
+def _half_distances(X_chunk, centers, half_center_norms):
+    """``|c|^2 / 2 - x.c`` for every (sample, centre): half the distance minus ``|x|^2``."""
+    cross = X_chunk @ centers.T
+    np.subtract(half_center_norms, cross, out=cross)
+    return cross
+
+
+def lloyd_step(X, sample_weight, centers):
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    labels = np.empty(n_samples, dtype=np.int32)
+    sums = np.zeros(n_clusters * n_features)
+    weights = np.zeros(n_clusters)
+    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    feature_index = np.arange(n_features)
+    for rows in _chunks(n_samples, n_features, n_clusters):
+        chunk_labels = _half_distances(X[rows], centers, half_norms).argmin(axis=1)
+        labels[rows] = chunk_labels
+        w = sample_weight[rows]
+        # One bincount over (cluster, feature) cells scatters the weighted
+        # samples into their cluster sums in O(chunk x n_features), instead of
+        # a one-hot product that would cost another chunk x n_clusters x n_features.
+        cells = (chunk_labels[:, None] * n_features + feature_index).ravel()
+        sums += np.bincount(cells, weights=(X[rows] * w[:, None]).ravel(),
+                            minlength=n_clusters * n_features)
+        weights += np.bincount(chunk_labels, weights=w, minlength=n_clusters)
+    return labels, sums.reshape(n_clusters, n_features), weights
+
+
+def assign_labels(X, centers):
+    n_samples, n_features = X.shape
+    labels = np.empty(n_samples, dtype=np.int32)
+    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    for rows in _chunks(n_samples, n_features, centers.shape[0]):
+        labels[rows] = _half_distances(X[rows], centers, half_norms).argmin(axis=1)
+    return labels
+
+
+def inertia(X, sample_weight, centers, labels):
+    total = 0.0
+    for rows in _chunks(X.shape[0], X.shape[1], centers.shape[0]):
+        diff = X[rows] - centers[labels[rows]]
+        # Not a BLAS dot: its threaded reduction order would depend on n_threads.
+        total += float((np.einsum("ij,ij->i", diff, diff) * sample_weight[rows]).sum())
+    return total

@@ -1,0 +1,302 @@
+"""HMASweep: the equivalence gate, the paper's fingerprint and sklearn behaviour."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfast.backtest import HMASweep, _cached, _numba
+from skfast.backtest._grid import DEFAULT_LENGTHS, hma_windows
+from skfast.backtest._hma import _auto_rule
+from skfast.datasets import make_gbm_prices
+from skfast.utils._testing import assert_engines_agree, assert_fitted_equal, engine_params
+
+TABLE = HMASweep._engine_table
+INSTALLED = TABLE.available()
+# the gate: trade counts identical, PnL within 1e-6 absolute, zero relative
+GATE = dict(exact=("lengths_", "n_trades_", "best_length_"), close=("pnl_", "best_pnl_"),
+            rtol=0.0, atol=1e-6)
+needs_pandas = pytest.mark.skipif("pandas" not in INSTALLED, reason="the reference needs pandas")
+
+
+@pytest.fixture(params=engine_params(TABLE))
+def engine(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def short_default():
+    """The paper's series cut to 2,000 bars (long enough for L=200 to trade)."""
+    return make_gbm_prices(2_000)[:, None]
+
+
+@pytest.fixture(scope="module")
+def pandas_on_short_default(short_default):
+    return HMASweep(engine="pandas").fit(short_default)
+
+
+@pytest.fixture(scope="module")
+def full_default():
+    return make_gbm_prices()[:, None]
+
+
+@needs_pandas
+def test_every_engine_matches_pandas_on_the_default_grid(engine, short_default,
+                                                         pandas_on_short_default):
+    fitted = HMASweep(engine=engine).fit(short_default)
+    assert fitted.lengths_.tolist() == DEFAULT_LENGTHS.tolist()
+    assert np.all(pandas_on_short_default.n_trades_ > 0)
+    assert_fitted_equal(pandas_on_short_default, fitted, context=f"engine={engine!r}: ", **GATE)
+
+
+RANDOM_CASES = [
+    # seed, sigma, n_bars, n_assets, n_lengths
+    (1, 0.0002, 1_500, 1, 9),
+    (7, 0.003, 900, 3, 7),
+    (2024, 0.02, 1_200, 2, 8),
+]
+
+
+@needs_pandas
+@pytest.mark.parametrize("seed, sigma, n_bars, n_assets, n_lengths", RANDOM_CASES)
+def test_every_engine_matches_pandas_on_random_series(seed, sigma, n_bars, n_assets, n_lengths):
+    rng = np.random.default_rng(seed)
+    X = make_gbm_prices(n_bars, sigma=sigma, s0=rng.uniform(1, 50_000), n_assets=n_assets,
+                        random_state=rng).reshape(n_bars, n_assets)
+    # tiny windows, the grid's range and lengths whose warm-up outlasts the series
+    lengths = np.concatenate(([1, 2, 3], rng.choice(np.arange(4, 260), n_lengths - 3, replace=False)))
+    engines = [e for e in INSTALLED if e != "pandas"]
+    fitted = assert_engines_agree(HMASweep(lengths=lengths), X, engines=engines,
+                                  reference="pandas", **GATE)
+    assert set(fitted) == {"pandas", *engines}
+    assert np.all(fitted["pandas"].n_trades_[:3] > 0)
+
+
+@needs_pandas
+@pytest.mark.parametrize("engine_name", ["numba", "fast"])
+def test_process_pool_rung_matches_pandas(engine_name, short_default, pandas_on_short_default):
+    lengths = DEFAULT_LENGTHS[::10]
+    reference = HMASweep(lengths=lengths, engine="pandas").fit(short_default)
+    pooled = HMASweep(lengths=lengths, engine=engine_name, n_jobs=2).fit(short_default)
+    assert_fitted_equal(reference, pooled, **GATE)
+
+
+def test_process_pool_runs_on_a_dask_cluster(short_default):
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_config
+
+    lengths = DEFAULT_LENGTHS[:6]
+    serial = HMASweep(lengths=lengths, engine="numba").fit(short_default)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None), parallel_config(backend="dask"):
+        pooled = HMASweep(lengths=lengths, engine="numba", n_jobs=2).fit(short_default)
+    assert_fitted_equal(serial, pooled, **GATE)
+
+
+@pytest.mark.parametrize("engine_name", [e for e in TABLE.names[1:] if e != "pandas"])
+def test_fingerprint_on_the_full_default_series(engine_name, full_default):
+    if engine_name not in INSTALLED:
+        pytest.skip(f"engine {engine_name!r} is not installed")
+    fitted = HMASweep(lengths=[6], engine=engine_name).fit(full_default)
+    assert fitted.n_trades_[0, 0] == 57_029
+    assert round(float(fitted.pnl_[0, 0]), 2) == -5165.58
+
+
+@needs_pandas
+def test_fingerprint_for_one_pandas_combo(full_default):
+    fitted = HMASweep(lengths=[6], engine="pandas").fit(full_default)
+    assert (fitted.n_trades_[0, 0], round(float(fitted.pnl_[0, 0]), 2)) == (57_029, -5165.58)
+
+
+def test_compiled_engines_agree_on_the_full_default_workload(full_default):
+    """All 80 combos on all 150,000 bars: the O(1) WMA over long runs of bars."""
+    compiled = ["numba_parallel", "cached", "sliding", "fast"]
+    assert_engines_agree(HMASweep(), full_default, engines=compiled, reference="numba", **GATE)
+
+
+def test_sliding_wma_tracks_the_direct_wma_across_reanchors():
+    x = make_gbm_prices(5_000, sigma=0.01, s0=1e6, random_state=3)
+    for p in (1, 2, 7, 100, 300):
+        direct, sliding = np.empty_like(x), np.empty_like(x)
+        _numba.wma_direct(x, p, 0, direct)
+        _numba.wma_sliding(x, p, 0, sliding)
+        assert np.array_equal(np.isnan(direct), np.isnan(sliding))
+        assert np.nanmax(np.abs(direct - sliding) / x) < 1e-13
+
+
+def test_feature_cache_is_reused_across_calls():
+    X = make_gbm_prices(3_000, random_state=5)[:, None]
+    _cached.clear_feature_cache()
+    first = HMASweep(lengths=[10, 20], engine="fast").fit(X)
+    (cache,) = _cached._LRU.values()
+    table = cache.table
+    again = HMASweep(lengths=[20, 10], engine="fast").fit(X)
+    assert cache.table is table  # nothing recomputed
+    assert again.n_trades_[::-1].tolist() == first.n_trades_.tolist()
+    HMASweep(lengths=[30], engine="fast").fit(X)
+    assert len(cache.windows) > len(np.unique(hma_windows([10, 20])[:, [0, 1, 3, 4, 5]]))
+    _cached.clear_feature_cache()
+    assert not _cached._LRU
+
+
+def test_predict_positions_replay_the_trades(engine):
+    X = make_gbm_prices(1_500, n_assets=2, random_state=11)
+    fitted = HMASweep(lengths=[5, 12, 30], engine=engine).fit(X)
+    positions = fitted.predict(X)
+    assert positions.shape == X.shape and positions.dtype == np.int8
+    for a in range(X.shape[1]):
+        held = positions[:, a]
+        warm = np.flatnonzero(held)
+        assert set(np.unique(held[warm[0]:])) <= {-1, 1} and not held[:warm[0]].any()
+        best = list(fitted.lengths_).index(fitted.best_length_[a])
+        assert np.count_nonzero(np.diff(held[warm[0]:])) == fitted.n_trades_[best, a]
+    assert fitted.score(X) == pytest.approx(fitted.best_pnl_.sum(), abs=1e-9)
+
+
+@pytest.mark.parametrize("n_bars", [1, 5, 33])
+def test_series_shorter_than_the_warm_up_book_nothing(engine, n_bars):
+    X = make_gbm_prices(n_bars, random_state=0).reshape(n_bars, 1)
+    fitted = HMASweep(lengths=[30, 60], engine=engine).fit(X)
+    assert fitted.n_trades_.tolist() == [[0], [0]] and fitted.pnl_.tolist() == [[0.0], [0.0]]
+    assert fitted.best_length_.tolist() == [30]
+    assert not fitted.predict(X).any()
+
+
+def test_grid_search_walk_forward_over_engines():
+    X = make_gbm_prices(2_400, random_state=3)[:, None]
+    engines = [e for e in ("numpy", "numba", "numba_parallel", "jax", "fast") if e in INSTALLED]
+    search = GridSearchCV(HMASweep(lengths=[6, 14, 40]), {"engine": engines},
+                          cv=TimeSeriesSplit(n_splits=3)).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(scores, scores[0], rtol=0, atol=1e-6)
+    assert np.all(search.cv_results_["mean_fit_time"] > 0)
+    assert search.best_estimator_.engine_ in engines
+
+
+def test_pipeline_from_log_prices():
+    prices = make_gbm_prices(1_000, n_assets=2, random_state=4)
+    pipe = make_pipeline(FunctionTransformer(np.exp), HMASweep(lengths=[6, 9], engine="numba"))
+    pipe.fit(np.log(prices))
+    direct = HMASweep(lengths=[6, 9], engine="numba").fit(prices)
+    np.testing.assert_array_equal(pipe[-1].n_trades_, direct.n_trades_)
+    np.testing.assert_array_equal(pipe.predict(np.log(prices)), direct.predict(prices))
+    assert pipe.score(np.log(prices)) == pytest.approx(direct.score(prices), abs=1e-9)
+
+
+def test_pickle_round_trip(engine):
+    X = make_gbm_prices(800, n_assets=2, random_state=8)
+    fitted = HMASweep(lengths=[4, 8], engine=engine).fit(X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert_fitted_equal(fitted, restored, exact=("pnl_", "n_trades_", "best_length_", "engine_"))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
+
+
+def test_results_frame_is_tidy():
+    pytest.importorskip("pandas")
+    X = make_gbm_prices(600, n_assets=2, random_state=1)
+    fitted = HMASweep(lengths=[3, 7, 11], engine="numba").fit(X)
+    frame = fitted.results_frame()
+    assert list(frame.columns) == ["asset", "length", "pnl", "n_trades"]
+    assert len(frame) == 6
+    row = frame[(frame.asset == 1) & (frame.length == 7)].iloc[0]
+    assert row.n_trades == fitted.n_trades_[1, 1] and row.pnl == fitted.pnl_[1, 1]
+
+
+def _bad_prices():
+    good = make_gbm_prices(300, n_assets=2, random_state=2)
+    for name, value in (("zero", 0.0), ("negative", -1.0), ("nan", np.nan), ("inf", np.inf)):
+        bad = good.copy()
+        bad[150, 1] = value
+        yield pytest.param(bad, id=name)
+
+
+@pytest.mark.parametrize("X", list(_bad_prices()))
+def test_bad_prices_raise_a_clear_value_error(engine, X):
+    before = X.copy()
+    with pytest.raises(ValueError, match="positive|NaN|infinity"):
+        HMASweep(lengths=[5], engine=engine).fit(X)
+    np.testing.assert_array_equal(X, before)  # NaN-aware: the input is untouched
+
+
+@pytest.mark.parametrize("lengths, error, match", [
+    ([0, 5], ValueError, ">= 1"),
+    ([-3], ValueError, ">= 1"),
+    ([6.5], TypeError, "integers"),
+    (["6"], TypeError, "integers"),
+    ([True, 2], TypeError, "integers"),
+    ([], ValueError, "non-empty"),
+    ([[6, 8]], ValueError, "1-D"),
+])
+def test_bad_lengths_raise_before_any_kernel_runs(engine, lengths, error, match):
+    X = make_gbm_prices(100, random_state=0)[:, None]
+    with pytest.raises(error, match=match):
+        HMASweep(lengths=lengths, engine=engine).fit(X)
+
+
+def test_one_dimensional_input_gets_the_reshape_hint(engine):
+    with pytest.raises(ValueError, match="Reshape your data"):
+        HMASweep(lengths=[5], engine=engine).fit(make_gbm_prices(100))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"fee": np.nan}, "fee"), ({"fee": "0.1"}, "fee"),
+    ({"n_jobs": 0}, "n_jobs"), ({"n_threads": 0}, "n_threads"),
+    ({"engine": "gpu"}, "unknown engine"),
+])
+def test_bad_parameters_raise(params, match):
+    X = make_gbm_prices(100, random_state=0)[:, None]
+    with pytest.raises(ValueError, match=match):
+        HMASweep(lengths=[5], **params).fit(X)
+
+
+def test_inputs_are_never_modified(engine):
+    X = make_gbm_prices(500, n_assets=2, random_state=6)
+    lengths = [9, 4, 17]
+    X_before, lengths_before = X.copy(), list(lengths)
+    fitted = HMASweep(lengths=lengths, engine=engine).fit(X)
+    fitted.predict(X)
+    fitted.score(X)
+    np.testing.assert_array_equal(X, X_before)
+    assert lengths == lengths_before
+    assert fitted.lengths_.tolist() == lengths  # the caller's order is kept
+
+
+def test_predict_and_score_check_the_number_of_series():
+    fitted = HMASweep(lengths=[5], engine="numba").fit(make_gbm_prices(200, n_assets=2))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(make_gbm_prices(200, n_assets=3))
+
+
+def test_jax_leaves_the_global_precision_alone():
+    jax = pytest.importorskip("jax")
+    before = jax.config.jax_enable_x64
+    HMASweep(lengths=[6], engine="jax").fit(make_gbm_prices(400)[:, None])
+    assert jax.config.jax_enable_x64 == before
+
+
+def test_auto_rule():
+    everything = TABLE.available()
+    assert _auto_rule(everything, n_bars=150_000, n_assets=1, n_combos=80) == "fast"
+    assert _auto_rule(everything, n_bars=150_000, n_assets=50, n_combos=2) == "sliding"
+    assert _auto_rule(everything, n_bars=500, n_assets=1, n_combos=3) == "numba"
+    fitted = HMASweep(lengths=[6, 8]).fit(make_gbm_prices(300)[:, None])
+    assert fitted.engine_ == "numba"
+
+
+def _expected_failed_checks(estimator):
+    return {
+        # positions depend on the bars before them: a time series cannot be
+        # predicted on a subset or a shuffle of its bars
+        "check_methods_subset_invariance": "predict is path-dependent over bars",
+        "check_methods_sample_order_invariance": "predict is path-dependent over bars",
+    }
+
+
+@parametrize_with_checks([HMASweep(lengths=[2, 3, 5], engine=name) for name in INSTALLED],
+                         expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
