@@ -1,0 +1,24 @@
+"""``python -m skfast``: the main demo.
+
+Simulates data, gates every installed engine on the reference oracle, then
+times the engines, for each estimator.  ``--full`` uses larger data.
+"""
+
+import argparse
+
+from ._show_versions import show_versions
+from .cluster._demo import run_demo as kmeans_demo
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m skfast", description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="larger data, slower")
+    args = parser.parse_args(argv)
+    show_versions()
+    for demo in (kmeans_demo,):
+        print()
+        demo(quick=not args.full)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The FastKMeans section of ``python -m skfast``."""
+
+import time
+
+import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus
+
+from ._kmeans import FastKMeans
+
+
+def run_demo(quick=True, print=print):
+    """Simulate, gate every engine on the reference and on sklearn, then time them.
+
+    Parameters
+    ----------
+    quick : bool, default=True
+        Use 100,000 samples (``False``: 1,000,000).
+    print : callable, default=print
+        Where the report goes.
+
+    Returns
+    -------
+    rows : list of dict
+        One row per timed run: name, engine, seconds, speed-up vs sklearn.
+    """
+    n_samples, n_features, n_clusters = (100_000 if quick else 1_000_000), 10, 5
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((n_clusters, n_features)) * 3
+    X = centres[rng.integers(n_clusters, size=n_samples)] + rng.standard_normal((n_samples, n_features))
+    init, _ = kmeans_plusplus(X, n_clusters, random_state=0)
+    params = dict(n_clusters=n_clusters, init=init, n_init=1)
+    print(f"FastKMeans on simulated data: N={n_samples:,}, d={n_features}, K={n_clusters}")
+
+    # 1. The gate: every engine against the oracle (on a subsample: it is slow)
+    #    and against sklearn (on everything).  Timing only counts after it.
+    engines = FastKMeans._engine_table.available()
+    small = X[:3_000]
+    oracle = FastKMeans(engine="reference", **params).fit(small)
+    sklearn_fit = KMeans(algorithm="lloyd", **params).fit(X)
+    sklearn_small = KMeans(algorithm="lloyd", **params).fit(small)
+    print(f"  gate reference  vs sklearn (3,000 samples): "
+          f"{'identical' if np.array_equal(oracle.labels_, sklearn_small.labels_) else 'FAILED'}")
+    for engine in [e for e in engines if e != "reference"]:
+        sub = FastKMeans(engine=engine, **params).fit(small)
+        full = FastKMeans(engine=engine, **params).fit(X)
+        ok = (np.array_equal(sub.labels_, oracle.labels_) and sub.n_iter_ == oracle.n_iter_
+              and np.array_equal(full.labels_, sklearn_fit.labels_)
+              and full.n_iter_ == sklearn_fit.n_iter_
+              and abs(full.inertia_ - sklearn_fit.inertia_) <= 1e-8 * sklearn_fit.inertia_)
+        print(f"  gate {engine:<10} vs reference and sklearn: {'identical' if ok else 'FAILED'}")
+        if not ok:
+            raise SystemExit("equivalence gate failed: no timing reported")
+
+    # 2. Timing, warm (the gate above already compiled the JIT engines).
+    def best_of(est, repeats=3):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            est.fit(X)
+            times.append(time.perf_counter() - t0)
+        return min(times), est
+
+    baseline, _ = best_of(KMeans(algorithm="lloyd", **params))
+    rows = [{"name": "sklearn lloyd", "engine": "-", "seconds": baseline, "speedup": 1.0}]
+    for engine in [e for e in engines if e != "reference"] + ["auto"]:
+        seconds, est = best_of(FastKMeans(engine=engine, **params))
+        rows.append({"name": f"FastKMeans({engine!r})", "engine": est.engine_,
+                     "seconds": seconds, "speedup": baseline / seconds})
+    print(f"  {'run':<24} {'ran':<8} {'seconds':>8} {'vs sklearn':>10}")
+    for row in rows:
+        print(f"  {row['name']:<24} {row['engine']:<8} {row['seconds']:8.3f} {row['speedup']:9.2f}x")
+    return rows
