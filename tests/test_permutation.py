@@ -228,6 +228,8 @@ def test_dask_cluster_gives_identical_pvalues():
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster), parallel_config(backend="dask"):
         remote = clone(local).set_params(n_jobs=2).fit(X, y)
+        ran_on_cluster = any("_run_batches" in prefix for prefix in cluster.scheduler.task_prefixes)
+    assert ran_on_cluster
     np.testing.assert_array_equal(remote.pvalues_, local.pvalues_)
 
 

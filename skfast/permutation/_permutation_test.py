@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from math import comb
 from numbers import Integral, Real
 
@@ -187,7 +188,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     differs.  Features are centred before testing, which changes no
     statistic but keeps the sums small.
 
-    Random relabellings come in blocks of 128, block ``k`` drawn from child
+    Random relabellings come in blocks of 256, block ``k`` drawn from child
     ``k`` of one :class:`numpy.random.SeedSequence` seeded from
     ``random_state``, so any worker can produce any batch by itself.  Exact
     mode enumerates the splits in lexicographic order.  All computation is in
@@ -285,15 +286,34 @@ class PermutationTest(SelectorMixin, BaseEstimator):
                                             n_features=n_features,
                                             n_permutations=self.n_permutations_)
         kernels = engine.load()
-        with compute_threads(self.n_threads, engine):
+        self.batch_size_ = self._resolve_batch_size(n_samples, n_features, kernels.FEATURE_TILE)
+        batches = [(start, min(start + self.batch_size_, self.n_permutations_))
+                   for start in range(0, self.n_permutations_, self.batch_size_)]
+        n_workers = min(effective_n_jobs(self.n_jobs), len(batches))
+        # Threads are shared among the workers so that they never oversubscribe.
+        threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
+        with compute_threads(threads_each, engine):
             operands = kernels.prepare(X_centred, X_sq)
             observed = kernels.batch_statistic(operands, group1[np.newaxis], n_group1, var_floor,
                                                self.statistic)[0]
-        threshold = self._extremeness(observed) - TIE_RTOL * np.maximum(np.abs(observed),
-                                                                         null_scale)
-        self.batch_size_ = self._resolve_batch_size(n_samples, n_features, kernels.FEATURE_TILE)
-        counts, maxima = self._run_stream(engine, stream, X_centred, X_sq, n_group1, threshold,
-                                          var_floor)
+            threshold = self._extremeness(observed) - TIE_RTOL * np.maximum(np.abs(observed),
+                                                                             null_scale)
+            common = dict(engine=engine, stream=stream, X=X_centred, X_sq=X_sq,
+                          n_group1=n_group1, threshold=threshold, var_floor=var_floor,
+                          statistic=self.statistic, alternative=self.alternative,
+                          need_max=self.correction == "maxT")
+            if n_workers == 1:
+                # In this thread, under the limits just set: no joblib round trip.
+                results = [_run_batches(batches, **common, operands=operands,
+                                        progress=self.verbose > 0)]
+                tasks = [batches]
+            else:
+                tasks = [batches[k::4 * n_workers] for k in range(min(len(batches), 4 * n_workers))]
+                results = Parallel(n_jobs=self.n_jobs, prefer="threads", verbose=self.verbose)(
+                    delayed(_run_batches)(task, **common, n_threads=threads_each)
+                    for task in tasks
+                )
+        counts, maxima = _merge(results, tasks, self.n_permutations_)
 
         self.engine_ = engine.name
         self.statistic_ = observed
@@ -363,52 +383,27 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         rows = max(STREAM_BLOCK, rows // STREAM_BLOCK * STREAM_BLOCK)
         return min(rows, self.n_permutations_)
 
-    def _run_stream(self, engine, stream, X, X_sq, n_group1, threshold, var_floor):
-        """Counts over the whole stream, batches spread over joblib workers."""
-        n_total = self.n_permutations_
-        batch_size = self.batch_size_
-        batches = [(start, min(start + batch_size, n_total))
-                   for start in range(0, n_total, batch_size)]
-        n_workers = effective_n_jobs(self.n_jobs)
-        n_tasks = min(len(batches), 1 if n_workers == 1 else 4 * n_workers)
-        tasks = [batches[k::n_tasks] for k in range(n_tasks)]
-        # Threads are shared among the workers so that they never oversubscribe.
-        task_threads = max(1, effective_n_threads(self.n_threads) // min(n_workers, n_tasks))
-        need_max = self.correction == "maxT"
-        progress = self.verbose > 0 and n_tasks == 1
-        with compute_threads(task_threads, engine):
-            results = Parallel(n_jobs=self.n_jobs, prefer="threads", verbose=self.verbose)(
-                delayed(_run_batches)(engine, task, stream, X, X_sq, n_group1, threshold,
-                                      var_floor, self.statistic, self.alternative, need_max,
-                                      task_threads, progress)
-                for task in tasks
-            )
-        counts = sum(task_counts for task_counts, _ in results)
-        maxima = np.empty(n_total if need_max else 0)
-        for task, (_, task_maxima) in zip(tasks, results):
-            for start, stop in task:
-                maxima[start:stop], task_maxima = task_maxima[:stop - start], task_maxima[stop - start:]
-        return counts, maxima
-
     def _get_support_mask(self):
         check_is_fitted(self)
         pvalues = self.pvalues_ if self.correction is None else self.pvalues_corrected_
         return pvalues <= self.alpha
 
 
-def _run_batches(engine, batches, stream, X, X_sq, n_group1, threshold, var_floor, statistic,
-                 alternative, need_max, n_threads, progress):
+def _run_batches(batches, *, engine, stream, X, X_sq, n_group1, threshold, var_floor, statistic,
+                 alternative, need_max, operands=None, n_threads=None, progress=False):
     """One worker's share: the counts and maxima of ``batches``, in order.
 
     Runs wherever joblib puts it (a thread, a process, a Dask worker), so it
-    loads the kernels and sets its own thread limits.
+    loads the kernels and sets its own thread limits; in ``fit``'s own thread
+    (``operands`` given) it reuses what ``fit`` prepared and set.
     """
     kernels = engine.load()
     counts = np.zeros(X.shape[1], dtype=np.int64)
     maxima = []
     started = time.perf_counter()
-    with compute_threads(n_threads, engine):
-        operands = kernels.prepare(X, X_sq)
+    with nullcontext() if n_threads is None else compute_threads(n_threads, engine):
+        if operands is None:
+            operands = kernels.prepare(X, X_sq)
         for done, (start, stop) in enumerate(batches, start=1):
             batch_counts, batch_maxima = kernels.batch_counts(
                 operands, stream.rows(start, stop), n_group1, threshold, var_floor, statistic,
@@ -420,3 +415,16 @@ def _run_batches(engine, batches, stream, X, X_sq, n_group1, threshold, var_floo
                       f"{stream.n_permutations} relabellings, "
                       f"{time.perf_counter() - started:.1f} s", flush=True)
     return counts, np.concatenate(maxima)
+
+
+def _merge(results, tasks, n_permutations):
+    """Total counts, and the maxima put back in stream order."""
+    counts = sum(task_counts for task_counts, _ in results)
+    maxima = np.empty(n_permutations if results[0][1].size else 0)
+    if maxima.size:
+        for task, (_, task_maxima) in zip(tasks, results):
+            offset = 0
+            for start, stop in task:
+                maxima[start:stop] = task_maxima[offset:offset + stop - start]
+                offset += stop - start
+    return counts, maxima

