@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
 
 from skfast.backtest import HMASweep, _cached, _numba
 from skfast.backtest._grid import DEFAULT_LENGTHS, hma_windows
@@ -287,16 +287,71 @@ def test_auto_rule():
     assert fitted.engine_ == "numba"
 
 
+# sklearn makes its check data non-negative by subtracting the minimum, which
+# leaves a zero price, and prices must be strictly positive: these checks
+# cannot pass on HMASweep directly.  test_sklearn_checks_on_positive_prices
+# runs them on strictly positive prices (exp of that data) through a
+# pipeline, except the two that judge the pipeline's own parameters, which
+# test_fit_leaves_parameters_alone replays on HMASweep.
+ZERO_PRICE_CHECKS = {
+    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
+    "check_estimators_dtypes", "check_estimators_fit_returns_self", "check_estimators_nan_inf",
+    "check_estimators_overwrite_params", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_fit2d_1feature", "check_fit2d_1sample",
+    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
+    "check_fit_score_takes_y", "check_n_features_in", "check_n_features_in_after_fitting",
+    "check_pipeline_consistency", "check_readonly_memmap_input",
+}
+PIPELINE_PARAMETER_CHECKS = {"check_dont_overwrite_parameters", "check_estimators_overwrite_params"}
+ZERO_PRICE_REASON = "sklearn's non-negative check data contains a zero price"
+
+
 def _expected_failed_checks(estimator):
-    return {
-        # positions depend on the bars before them: a time series cannot be
-        # predicted on a subset or a shuffle of its bars
-        "check_methods_subset_invariance": "predict is path-dependent over bars",
-        "check_methods_sample_order_invariance": "predict is path-dependent over bars",
-    }
+    expected = dict.fromkeys(ZERO_PRICE_CHECKS, ZERO_PRICE_REASON)
+    # positions depend on the bars before them: a time series cannot be
+    # predicted on a subset or a shuffle of its bars
+    expected["check_methods_subset_invariance"] = "predict is path-dependent over bars"
+    expected["check_methods_sample_order_invariance"] = "predict is path-dependent over bars"
+    return expected
 
 
 @parametrize_with_checks([HMASweep(lengths=[2, 3, 5], engine=name) for name in INSTALLED],
                          expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+class _ExpPrices(FunctionTransformer):
+    """exp of sklearn's non-negative check data: strictly positive prices."""
+
+    def __init__(self):
+        super().__init__(np.exp, validate=True)
+
+
+def _check_name(check):
+    return getattr(check, "func", check).__name__
+
+
+POSITIVE_PRICE_CASES = [
+    pytest.param(estimator, check, id=f"{name}-{_check_name(check)}")
+    for name in INSTALLED
+    for estimator, check in estimator_checks_generator(
+        make_pipeline(_ExpPrices(), HMASweep(lengths=[2, 3, 5], engine=name)))
+    if _check_name(check) in ZERO_PRICE_CHECKS - PIPELINE_PARAMETER_CHECKS
+]
+
+
+@pytest.mark.parametrize("estimator, check", POSITIVE_PRICE_CASES)
+def test_sklearn_checks_on_positive_prices(estimator, check):
+    check(estimator)
+
+
+def test_fit_leaves_parameters_alone(engine):
+    estimator = HMASweep(lengths=np.array([3, 8]), fee=0.05, engine=engine, n_threads=1)
+    params = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in estimator.get_params().items()}
+    public_before = {k for k in vars(estimator) if not k.startswith("_")}
+    estimator.fit(make_gbm_prices(300, n_assets=2, random_state=9))
+    for key, value in estimator.get_params().items():
+        assert np.array_equal(value, params[key]) if isinstance(value, np.ndarray) else value == params[key]
+    added = {k for k in vars(estimator) if not k.startswith("_")} - public_before
+    assert added and all(k.endswith("_") for k in added)

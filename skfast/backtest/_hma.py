@@ -288,9 +288,9 @@ def _check_lengths(lengths):
     values = np.asarray(lengths)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"lengths must be a non-empty 1-D sequence of integers, got shape {values.shape}.")
-    integral = values.dtype.kind in "iu" or (
-        values.dtype == object and all(isinstance(v, Integral) and not isinstance(v, bool) for v in values))
-    if not integral:
+    # judged element by element: numpy would silently turn True into 1
+    items = np.asarray(lengths, dtype=object).tolist()
+    if not all(isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) for v in items):
         raise TypeError(f"lengths must be integers, got {values.dtype} values such as {values[0]!r}.")
     values = values.astype(np.int64)
     if values.min() < 1:
