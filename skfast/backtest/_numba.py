@@ -55,7 +55,9 @@ def wma_sliding(x, p, first, out):
     n = x.shape[0]
     start = first + p - 1
     out[: min(start, n)] = np.nan
-    total = p * (p + 1) / 2.0
+    # the reciprocal of the weight total: a division per bar would be the
+    # slowest instruction of the update (the result moves by at most an ulp)
+    scale = 2.0 / (p * (p + 1))
     block = max(_REANCHOR, 2 * p)
     for lo in range(start, n, block):
         anchor = x[lo]
@@ -65,14 +67,14 @@ def wma_sliding(x, p, first, out):
             v = x[lo - p + j] - anchor
             plain += v
             weighted += j * v
-        out[lo] = anchor + weighted / total
+        out[lo] = anchor + weighted * scale
         for t in range(lo + 1, min(lo + block, n)):
             v = x[t] - anchor
             # the weighted sum shifts every weight down by one (minus the old
             # plain sum) and gives the new bar weight p
             weighted += p * v - plain
             plain += v - (x[t - p] - anchor)
-            out[t] = anchor + weighted / total
+            out[t] = anchor + weighted * scale
 
 
 @njit(cache=True)
