@@ -46,10 +46,6 @@ def test_equivalence_gate(scenario, seed):
     fitted = assert_engines_agree(
         base, X, engines=FAST_ENGINES, exact=("labels_", "n_iter_"),
         close=("inertia_", "cluster_centers_"), rtol=_tolerance(X), atol=_tolerance(X))
-    hamerly = clone(base).set_params(algorithm="hamerly", engine="numba").fit(X)
-    assert_fitted_equal(fitted["reference"], hamerly, exact=("labels_", "n_iter_"),
-                        close=("inertia_", "cluster_centers_"), rtol=_tolerance(X),
-                        atol=_tolerance(X), context="hamerly: ")
     assert {est.cluster_centers_.dtype for est in fitted.values()} == {X.dtype}
 
 
@@ -111,7 +107,7 @@ def test_hamerly_computes_far_fewer_distances_at_low_dimension():
     X, _ = make_kmeans_scenario("overlapping", n_samples=5000, n_features=2, n_clusters=4,
                                 random_state=0)
     lloyd = FastKMeans(32, random_state=0, engine="numba").fit(X)
-    hamerly = FastKMeans(32, random_state=0, algorithm="hamerly").fit(X)
+    hamerly = FastKMeans(32, random_state=0, engine="hamerly").fit(X)
     assert np.array_equal(lloyd.labels_, hamerly.labels_) and lloyd.n_iter_ == hamerly.n_iter_
     assert hamerly.n_distance_evaluations_ < 0.5 * lloyd.n_distance_evaluations_
 
@@ -119,7 +115,7 @@ def test_hamerly_computes_far_fewer_distances_at_low_dimension():
 def test_elkan_is_accepted_and_runs_the_bounds():
     X, _ = make_kmeans_scenario("separated", random_state=0)
     est = FastKMeans(4, random_state=0, algorithm="elkan").fit(X)
-    assert est.engine_ == "numba"
+    assert est.engine_ == "hamerly"
     ref = FastKMeans(4, random_state=0).fit(X)
     assert np.array_equal(est.labels_, ref.labels_)
 
@@ -160,15 +156,12 @@ def test_pipeline_gridsearch_clone_pickle():
     assert clone(est).get_params() == est.get_params()
 
 
-@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
-def test_results_do_not_depend_on_threads(engine, algorithm):
-    if algorithm == "hamerly" and engine != "numba":
-        pytest.skip("hamerly runs on the numba engine")
+def test_results_do_not_depend_on_threads(engine):
     # Enough samples for several parallel blocks; the slow oracle gets fewer.
     n_samples = 2_000 if engine == "reference" else 20_000
     X, _ = make_kmeans_scenario("overlapping", n_samples=n_samples, random_state=1)
-    one = FastKMeans(8, random_state=1, engine=engine, algorithm=algorithm, n_threads=1).fit(X)
-    two = FastKMeans(8, random_state=1, engine=engine, algorithm=algorithm, n_threads=2).fit(X)
+    one = FastKMeans(8, random_state=1, engine=engine, n_threads=1).fit(X)
+    two = FastKMeans(8, random_state=1, engine=engine, n_threads=2).fit(X)
     assert_fitted_equal(one, two, exact=("labels_", "n_iter_", "inertia_", "cluster_centers_"))
 
 
@@ -200,8 +193,8 @@ def test_engine_recorded(engine):
 @pytest.mark.parametrize(("shape", "expected"), [
     ((100_000, 10, 5), "numba"),
     ((200_000, 2, 100), "numba"),
-    ((100_000, 64, 256), "numpy"),
-    ((1_000_000, 256, 50), "numpy"),
+    ((100_000, 64, 256), "hamerly"),
+    ((1_000_000, 256, 50), "hamerly"),
 ])
 def test_auto_follows_the_documented_rule(shape, expected):
     n_samples, n_features, n_clusters = shape
@@ -209,6 +202,8 @@ def test_auto_follows_the_documented_rule(shape, expected):
                               n_clusters=n_clusters, algorithm="lloyd")
     assert chosen.name == expected
     assert (n_features * n_clusters <= AUTO_NUMBA_MAX_WORK) == (expected == "numba")
+    assert _ENGINES.resolve("auto", n_samples=10, n_features=2, n_clusters=2,
+                            algorithm="hamerly").name == "hamerly"
 
 
 def test_unknown_engine_lists_valid_ones():
@@ -226,8 +221,8 @@ def test_missing_optional_engine_names_the_extra():
         table.resolve("auto")  # auto never swaps in another engine silently
 
 
-def test_hamerly_needs_numba():
-    with pytest.raises(ValueError, match="algorithm='hamerly' runs on engine='numba'"):
+def test_hamerly_algorithm_needs_the_hamerly_engine():
+    with pytest.raises(ValueError, match="algorithm='hamerly' runs on engine='hamerly'"):
         FastKMeans(2, algorithm="hamerly", engine="numpy").fit(np.random.rand(10, 2))
 
 

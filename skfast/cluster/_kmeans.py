@@ -33,13 +33,14 @@ AUTO_NUMBA_MAX_WORK = 4096  # n_features * n_clusters
 def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
     """Pick the engine for ``engine="auto"`` from the data shape.
 
-    ``algorithm="hamerly"`` runs on numba only.  Otherwise numba when
-    ``n_features * n_clusters <= AUTO_NUMBA_MAX_WORK`` (loop-shaped work),
-    numpy (BLAS) above it.
+    ``algorithm="hamerly"`` (or ``"elkan"``) runs on the hamerly engine.
+    Otherwise the fused numba loop when ``n_features * n_clusters <=
+    AUTO_NUMBA_MAX_WORK`` (loop-shaped work), and Hamerly's bounds with BLAS
+    scans above it, where each skipped scan saves a dense distance row.
     """
-    if algorithm == "hamerly" or n_features * n_clusters <= AUTO_NUMBA_MAX_WORK:
-        return "numba"
-    return "numpy"
+    if algorithm == "hamerly" or n_features * n_clusters > AUTO_NUMBA_MAX_WORK:
+        return "hamerly"
+    return "numba"
 
 
 _ENGINES = EngineTable(
@@ -53,6 +54,8 @@ _ENGINES = EngineTable(
                description="fused assignment and accumulation, parallel over sample blocks"),
         Engine("jax", "skfast.cluster._kmeans_jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
+        Engine("hamerly", "skfast.cluster._kmeans_hamerly", compiled_parallel=True,
+               description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
     ),
     _auto_engine,
 )
@@ -175,14 +178,17 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Accepted for compatibility with ``KMeans``.  skfast never modifies
         ``X``: the centred working copy is always a copy.
     algorithm : {"lloyd", "hamerly", "elkan"}, default="lloyd"
-        ``"lloyd"``: plain Lloyd iterations.  ``"hamerly"``: Lloyd with
-        Hamerly's distance bounds, which skip most distance computations and
-        return the same labels (numba engine).  ``"elkan"`` is accepted for
-        compatibility with ``KMeans`` and runs ``"hamerly"``.
-    engine : {"auto", "reference", "numpy", "numba", "jax"}, default="auto"
-        Compute engine.  ``"auto"`` picks numba for loop-shaped work
-        (``n_features * n_clusters <= 4096``) and numpy (BLAS) above.
-        See :attr:`engine_` for the engine that ran.
+        Every choice computes Lloyd's iterations and returns Lloyd's labels,
+        centres and ``n_iter_``.  ``"hamerly"`` insists on Hamerly's distance
+        bounds (``engine="hamerly"``), which skip most distance computations
+        once the centres settle; ``"elkan"`` is accepted for compatibility
+        with ``KMeans`` and does the same.  With ``"lloyd"``, ``engine="auto"``
+        may still choose the bounds where the shape favours them.
+    engine : {"auto", "reference", "numpy", "numba", "jax", "hamerly"}, default="auto"
+        Compute engine.  ``"auto"`` picks numba's fused loop for loop-shaped
+        work (``n_features * n_clusters <= 4096``) and the hamerly engine
+        (bounds, with BLAS for the remaining scans) above.  See
+        :attr:`engine_` for the engine that ran.
     n_threads : int or None, default=None
         Threads for BLAS or numba during fit and predict; None uses every core.
         Results do not depend on it.
@@ -283,9 +289,9 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         engine = self._engine_table.resolve(
             self.engine, n_samples=X.shape[0], n_features=X.shape[1],
             n_clusters=self.n_clusters, algorithm=algorithm)
-        if algorithm == "hamerly" and engine.name != "numba":
+        if algorithm == "hamerly" and engine.name != "hamerly":
             raise ValueError(
-                f"algorithm={self.algorithm!r} runs on engine='numba' (or 'auto'), "
+                f"algorithm={self.algorithm!r} runs on engine='hamerly' (or 'auto'), "
                 f"not engine={engine.name!r}.")
         return engine, algorithm
 
@@ -377,7 +383,9 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         best = None
         with compute_threads(self.n_threads, engine):
             for _ in range(n_init):
-                step = kernels.lloyd_step if algorithm == "lloyd" else kernels.HamerlyStep(X)
+                # A bounded step carries per-sample state across iterations.
+                step = (kernels.BoundedStep(X) if hasattr(kernels, "BoundedStep")
+                        else kernels.lloyd_step)
                 centers = self._initial_centers(X, x_squared_norms, init, random_state,
                                                 sample_weight)
                 if self.verbose:

@@ -8,6 +8,7 @@ Same signatures as :mod:`skfast.cluster._kmeans_reference`.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 # Bytes allowed for one chunk's temporaries: large enough that the product
 # runs near GEMM peak, small enough to stay in the last-level cache's league.
@@ -30,23 +31,15 @@ def _half_distances(X_chunk, centers, half_center_norms):
 def lloyd_step(X, sample_weight, centers):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    labels = np.empty(n_samples, dtype=np.int32)
-    sums = np.zeros(n_clusters * n_features)
-    weights = np.zeros(n_clusters)
-    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    feature_index = np.arange(n_features)
-    for rows in _chunks(n_samples, n_features, n_clusters):
-        chunk_labels = _half_distances(X[rows], centers, half_norms).argmin(axis=1)
-        labels[rows] = chunk_labels
-        w = sample_weight[rows]
-        # One bincount over (cluster, feature) cells scatters the weighted
-        # samples into their cluster sums in O(chunk x n_features), instead of
-        # a one-hot product that would cost another chunk x n_clusters x n_features.
-        cells = (chunk_labels[:, None] * n_features + feature_index).ravel()
-        sums += np.bincount(cells, weights=(X[rows] * w[:, None]).ravel(),
-                            minlength=n_clusters * n_features)
-        weights += np.bincount(chunk_labels, weights=w, minlength=n_clusters)
-    return labels, sums.reshape(n_clusters, n_features), weights
+    labels = assign_labels(X, centers)
+    # The update is a product with the weighted one-hot assignment matrix.
+    # Stored sparse it costs O(n_samples x n_features), where a dense one-hot
+    # product would cost another n_samples x n_clusters x n_features.
+    assignment = sp.csr_matrix((sample_weight, (labels, np.arange(n_samples))),
+                               shape=(n_clusters, n_samples))
+    sums = np.asarray(assignment @ X, dtype=np.float64)
+    weights = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
+    return labels, sums, weights
 
 
 def assign_labels(X, centers):
