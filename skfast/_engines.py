@@ -14,12 +14,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Callable
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "Engine",
@@ -152,6 +153,21 @@ def effective_n_threads(n_threads) -> int:
     return int(min(n_threads, n_cores))
 
 
+_blas_scan = None  # (len(sys.modules) when scanned, ThreadpoolController)
+
+
+def _blas_controller():
+    """The loaded BLAS libraries, rescanned only after new imports.
+
+    A scan walks every loaded shared library (about 10 ms), which is a
+    noticeable share of a small fit; libraries only appear through imports.
+    """
+    global _blas_scan
+    if _blas_scan is None or _blas_scan[0] != len(sys.modules):
+        _blas_scan = (len(sys.modules), ThreadpoolController())
+    return _blas_scan[1]
+
+
 @contextmanager
 def compute_threads(n_threads, engine: Engine):
     """Limit BLAS and numba threads for the duration of one fit or predict.
@@ -172,12 +188,12 @@ def compute_threads(n_threads, engine: Engine):
         previous = numba.get_num_threads()
         numba.set_num_threads(n)
         try:
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _blas_controller().limit(limits=1, user_api="blas"):
                 yield n
         finally:
             numba.set_num_threads(previous)
     else:
-        with threadpool_limits(limits=n, user_api="blas"):
+        with _blas_controller().limit(limits=n, user_api="blas"):
             yield n
 
 
