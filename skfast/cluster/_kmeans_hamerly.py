@@ -24,6 +24,9 @@ from . import _kmeans_numpy as _blas
 assign_labels = _blas.assign_labels
 inertia = _loops.inertia
 
+# Scans of at most this many features x clusters run inside the compiled
+# loop; larger ones are gathered and go through BLAS.
+LOOP_SCAN_MAX_WORK = 4096
 _RELATIVE_SLACK = 1e-10
 _ABSOLUTE_SLACK = 1e-8  # times the data scale
 _EPS = np.finfo(np.float64).eps
@@ -39,12 +42,32 @@ def _distance(X, i, centers, k):
     return np.sqrt(acc)
 
 
-@numba.njit(cache=True, parallel=True)
-def _loosen_and_test(X, centers, labels, upper, lower, shift, half_gap, slack, n_blocks):
-    """Move the bounds by the centre shifts; flag the samples whose bounds fail.
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_scale,
+                   center_norms, scratch, labels, upper, lower):
+    """Lloyd's assignment of sample ``i`` and fresh bounds, computed in the loop."""
+    _loops.scan_values(X, i, centers_t, half_norms, scratch)
+    best, best_value, second_value = 0, scratch[0], np.inf
+    for k in range(1, scratch.shape[0]):
+        value = scratch[k]
+        if value < best_value:
+            best, best_value, second_value = k, value, best_value
+        elif value < second_value:
+            second_value = value
+    labels[i] = best
+    upper[i] = _distance(X, i, centers, best)
+    error = error_scale * (squared_norm + center_norms)
+    lower[i] = np.sqrt(max(squared_norm + 2 * second_value - error, 0.0))
 
-    Returns the mask of samples that need a full scan and the number of
-    single distances computed to tighten upper bounds.
+
+@numba.njit(cache=True, parallel=True)
+def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, upper, lower,
+                     shift, half_gap, slack, error_scale, first, scan_here, n_blocks):
+    """Move the bounds by the centre shifts and test them.
+
+    A sample whose bounds fail is scanned on the spot when ``scan_here``
+    (few features x clusters: a loop is cheapest), else flagged in the
+    returned mask for a BLAS scan.  Also returns the distances computed.
     """
     n_samples = X.shape[0]
     n_clusters = centers.shape[0]
@@ -54,22 +77,36 @@ def _loosen_and_test(X, centers, labels, upper, lower, shift, half_gap, slack, n
     for k in range(n_clusters):
         if k != farthest:
             runner_up = max(runner_up, shift[k])
+    center_norms = 2 * half_norms.max()
     needs_scan = np.zeros(n_samples, dtype=np.bool_)
-    tightened = np.zeros(n_blocks, dtype=np.int64)
+    evaluations = np.zeros(n_blocks, dtype=np.int64)
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
+        scratch = np.empty(n_clusters)
         for i in range(b * block, min((b + 1) * block, n_samples)):
-            k = labels[i]
-            upper[i] += shift[k]
-            lower[i] -= runner_up if k == farthest else largest
-            bound = max(half_gap[k], lower[i])
-            if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
-                continue
-            upper[i] = _distance(X, i, centers, k)
-            tightened[b] += 1
-            if upper[i] * (1 + _RELATIVE_SLACK) + slack >= bound:
+            if not first:
+                k = labels[i]
+                upper[i] += shift[k]
+                lower[i] -= runner_up if k == farthest else largest
+                bound = max(half_gap[k], lower[i])
+                if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+                    continue
+                upper[i] = _distance(X, i, centers, k)
+                evaluations[b] += 1
+                if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+                    continue
+            if scan_here:
+                _scan_in_place(X, i, centers, centers_t, half_norms, squared_norms[i],
+                               error_scale, center_norms, scratch, labels, upper, lower)
+                evaluations[b] += n_clusters
+            else:
                 needs_scan[i] = True
-    return needs_scan, tightened.sum()
+    return needs_scan, evaluations.sum()
+
+
+def _error_scale(n_features):
+    """Round-off bound of ``|x|^2 + 2 (|c|^2/2 - x.c)``, relative to ``|x|^2 + |c|^2``."""
+    return 4 * (n_features + 4) * _EPS
 
 
 class BoundedStep:
@@ -115,27 +152,32 @@ class BoundedStep:
             # so the lower bound stays below the true second-nearest distance.
             x2 = self.squared_norms[idx]
             second = x2 + 2 * values.min(axis=1)
-            error = 4 * (n_features + 4) * _EPS * (x2 + center_norms)
+            error = _error_scale(n_features) * (x2 + center_norms)
             self.lower[idx] = np.sqrt(np.maximum(second - error, 0.0))
         self.distance_evaluations += rows.size * n_clusters
 
     def __call__(self, X, sample_weight, centers):
-        centers = np.ascontiguousarray(centers, dtype=np.float64)
-        n_clusters = centers.shape[0]
-        half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-        n_blocks = _loops.block_count(X.shape[0], X.shape[1], n_clusters)
-        if self.previous_centers is None:
-            self._scan(X, np.arange(X.shape[0]), centers, half_norms)
+        centers, centers_t, half_norms = _loops.prepared_centers(centers)
+        n_clusters, n_features = centers.shape
+        n_blocks = _loops.block_count(X.shape[0], n_features, n_clusters)
+        first = self.previous_centers is None
+        if first:
+            shift = np.zeros(n_clusters)
+            half_gap = np.zeros(n_clusters)
         else:
             shift = np.sqrt(((centers - self.previous_centers) ** 2).sum(axis=1))
+            shift *= 1 + _RELATIVE_SLACK
             between = cdist(centers, centers)  # direct differences: accurate when small
             np.fill_diagonal(between, np.inf)
             half_gap = 0.5 * between.min(axis=1) * (1 - _RELATIVE_SLACK)
-            scale = np.sqrt(self.squared_norms.max()) + np.sqrt(2 * half_norms.max())
-            needs_scan, tightened = _loosen_and_test(
-                X, centers, self.labels, self.upper, self.lower, shift * (1 + _RELATIVE_SLACK),
-                half_gap, _ABSOLUTE_SLACK * scale, n_blocks)
-            self.distance_evaluations += int(tightened)
+        scale = np.sqrt(self.squared_norms.max()) + np.sqrt(2 * half_norms.max())
+        scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
+        needs_scan, evaluations = _loosen_and_test(
+            X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
+            self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale,
+            _error_scale(n_features), first, scan_here, n_blocks)
+        self.distance_evaluations += int(evaluations)
+        if not scan_here:
             self._scan(X, np.flatnonzero(needs_scan), centers, half_norms)
         self.previous_centers = centers
         sums, weights = _loops.accumulate(X, sample_weight, self.labels, n_clusters, n_blocks)

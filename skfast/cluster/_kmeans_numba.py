@@ -36,6 +36,18 @@ _FEW_CLUSTERS = 8
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def scan_values(X, i, centers_t, half_norms, scratch):
+    """``scratch[k] = |c_k|^2/2 - x_i.c_k`` for every centre, summed feature by feature."""
+    n_features, n_clusters = centers_t.shape
+    for k in range(n_clusters):
+        scratch[k] = half_norms[k]
+    for j in range(n_features):
+        xj = np.float64(X[i, j])
+        for k in range(n_clusters):
+            scratch[k] -= xj * centers_t[j, k]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _nearest(X, i, centers, centers_t, half_norms, scratch):
     """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie)."""
     n_clusters, n_features = centers.shape
@@ -48,12 +60,7 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch):
             if value < best_value:
                 best, best_value = k, value
         return best
-    for k in range(n_clusters):
-        scratch[k] = half_norms[k]
-    for j in range(n_features):
-        xj = np.float64(X[i, j])
-        for k in range(n_clusters):
-            scratch[k] -= xj * centers_t[j, k]
+    scan_values(X, i, centers_t, half_norms, scratch)
     best, best_value = 0, scratch[0]
     for k in range(1, n_clusters):
         if scratch[k] < best_value:
@@ -154,19 +161,19 @@ def _inertia(X, sample_weight, centers, labels, n_blocks):
     return partial
 
 
-def _prepared_centers(centers):
+def prepared_centers(centers):
     """Centres in float64, row- and feature-major, and half their squared norms."""
     centers = np.ascontiguousarray(centers, dtype=np.float64)
     return centers, np.ascontiguousarray(centers.T), 0.5 * np.einsum("ij,ij->i", centers, centers)
 
 
 def lloyd_step(X, sample_weight, centers):
-    return _lloyd_step(X, sample_weight, *_prepared_centers(centers),
+    return _lloyd_step(X, sample_weight, *prepared_centers(centers),
                        block_count(X.shape[0], X.shape[1], centers.shape[0]))
 
 
 def assign_labels(X, centers):
-    return _assign_labels(X, *_prepared_centers(centers),
+    return _assign_labels(X, *prepared_centers(centers),
                           block_count(X.shape[0], X.shape[1], centers.shape[0]))
 
 
