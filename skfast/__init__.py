@@ -7,6 +7,8 @@ for :class:`HMASweep`) is the slow, readable oracle the others are gated on.
 
 from ._show_versions import show_versions
 from ._version import __version__
+from .backtest import HMASweep
 from .cluster import FastKMeans
+from .permutation import PermutationTest
 
-__all__ = ["FastKMeans", "__version__", "show_versions"]
+__all__ = ["FastKMeans", "HMASweep", "PermutationTest", "__version__", "show_versions"]

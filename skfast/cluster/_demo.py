@@ -1,5 +1,8 @@
 """The FastKMeans section of ``python -m skfast``."""
 
+import builtins
+import functools
+import sys
 import time
 
 import numpy as np
@@ -8,21 +11,22 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from ._kmeans import FastKMeans
 
 
-def run_demo(quick=True, print=print):
+def run_demo(quick=True, file=None):
     """Simulate, gate every engine on the reference and on sklearn, then time them.
 
     Parameters
     ----------
     quick : bool, default=True
         Use 100,000 samples (``False``: 1,000,000).
-    print : callable, default=print
-        Where the report goes.
+    file : file-like, default=None
+        Where the report goes; ``sys.stdout`` when None.
 
     Returns
     -------
     rows : list of dict
         One row per timed run: name, engine, seconds, speed-up vs sklearn.
     """
+    print = functools.partial(builtins.print, file=file or sys.stdout)
     n_samples, n_features, n_clusters = (100_000 if quick else 1_000_000), 10, 5
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((n_clusters, n_features)) * 3
