@@ -355,3 +355,16 @@ def test_fit_leaves_parameters_alone(engine):
         assert np.array_equal(value, params[key]) if isinstance(value, np.ndarray) else value == params[key]
     added = {k for k in vars(estimator) if not k.startswith("_")} - public_before
     assert added and all(k.endswith("_") for k in added)
+
+
+def test_demo_section_gates_every_engine():
+    import io
+
+    from skfast.backtest._demo import run_demo
+
+    buffer = io.StringIO()
+    rows = run_demo(quick=True, file=buffer)
+    text = buffer.getvalue()
+    assert {row["engine"] for row in rows} == set(INSTALLED)
+    assert "PnL -5165.58 over 57,029 trades" in text
+    assert max(row["speedup"] for row in rows) > 1.0

@@ -9,6 +9,7 @@ the series' content, so repeated calls on the same data (refits with other
 lengths or fees, ``score`` after ``fit``) reuse them.
 """
 
+import threading
 from collections import OrderedDict
 from hashlib import blake2b
 
@@ -16,7 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _numba, _numba_parallel
-from ._grid import FULL, HALF, HALF_Q, Q, THIRD_Q
+from ._grid import FULL, HALF, HALF_Q, Q, THIRD_Q, engine_entry
 
 __all__ = ["sweep", "features", "FeatureCache", "clear_feature_cache"]
 
@@ -43,6 +44,9 @@ class FeatureCache:
         self.sliding = sliding
         self.windows = np.empty(0, dtype=np.int64)
         self.table = np.empty((0, series.shape[0]))
+        # concurrent fits (threaded GridSearchCV) may share a cache: rows and
+        # windows must change together
+        self._lock = threading.Lock()
 
     @property
     def nbytes(self):
@@ -50,6 +54,10 @@ class FeatureCache:
 
     def rows(self, windows):
         """Row of each window in :attr:`table`, computing the missing ones."""
+        with self._lock:
+            return self._rows(windows)
+
+    def _rows(self, windows):
         missing = np.setdiff1d(windows, self.windows)
         if missing.size:
             # longest first: the costliest rows start first under dynamic scheduling
@@ -114,22 +122,8 @@ def sweep_cached(close, lengths, fee, sliding, combos=_combos_from_table):
     return pnl, n_trades
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     return sweep_cached(close, lengths, fee, sliding=False)
 
 

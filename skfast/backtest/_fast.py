@@ -8,13 +8,38 @@ rows where needed instead of stored, their outer WMAs slide in O(1), and the
 bar loop books trades in the same pass, so no per-combo array is written.
 """
 
+from functools import partial
+
 import numpy as np
 from numba import njit, prange
 
 from . import _cached, _numba, _numba_parallel
-from ._grid import FULL, HALF_Q, Q, ROOT, THIRD_Q
+from ._grid import Q, ROOT, engine_entry
 
 __all__ = ["sweep", "features"]
+
+
+@njit(cache=True, inline="always")
+def _outer_wma_step(ring, mask, t, p, block, left, anchor, plain, weighted):
+    """Advance one outer WMA to bar ``t``, whose input is already in ``ring``.
+
+    The running sums hold deviations from an anchor value and are recomputed
+    exactly every ``block`` bars, as ``_numba.wma_sliding`` does; ``left``
+    counts the bars to the next recomputation (a countdown, because an
+    integer division per bar would cost more than the update itself).
+    """
+    if left == 0:
+        anchor = ring[t & mask]
+        plain = weighted = 0.0
+        for j in range(1, p + 1):
+            v = ring[(t - p + j) & mask] - anchor
+            plain += v
+            weighted += j * v
+        return block - 1, anchor, plain, weighted
+    v = ring[t & mask] - anchor
+    weighted += p * v - plain
+    plain += v - (ring[(t - p) & mask] - anchor)
+    return left - 1, anchor, plain, weighted
 
 
 @njit(cache=True)
@@ -24,11 +49,11 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
     if start >= n:
         return 0.0, 0
     p_h, p_3 = w[ROOT], w[Q]
+    block_h, block_3 = max(_numba._REANCHOR, 2 * p_h), max(_numba._REANCHOR, 2 * p_3)
     # multiplying by the reciprocal instead of dividing by the weight total
     # moves HMA by at most an ulp and halves the time per bar (two divisions
     # per bar are the slowest instructions in the pass)
     scale_h, scale_3 = 2.0 / (p_h * (p_h + 1)), 2.0 / (p_3 * (p_3 + 1))
-    block_h, block_3 = max(_numba._REANCHOR, 2 * p_h), max(_numba._REANCHOR, 2 * p_3)
     # the last p derived values live in small power-of-two rings: re-reading
     # them from the five cached rows at t - p costs twice the whole update
     size = 1
@@ -36,56 +61,20 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
         size *= 2
     mask = size - 1
     ring_h, ring_3 = np.empty(size), np.empty(size)
-    for t in range(start - max(p_h, p_3), start):
-        if t >= 0:
-            ring_h[t & mask] = 2.0 * half[t] - full[t]
-            ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
-    pnl = 0.0
-    n_trades = 0
-    direction = 0
-    entry = 0.0
-    anchor_h = plain_h = weighted_h = 0.0
-    anchor_3 = plain_3 = weighted_3 = 0.0
-    # bars left before each outer WMA re-anchors (a countdown, not t % block:
-    # an integer division per bar would cost more than the WMA update)
-    left_h = left_3 = 0
-    for t in range(start, n):
-        u_h = 2.0 * half[t] - full[t]
-        u_3 = 3.0 * third_q[t] - half_q[t] - q_raw[t]
-        ring_h[t & mask] = u_h
-        ring_3[t & mask] = u_3
-        # each outer WMA keeps running sums of deviations from an anchor and
-        # recomputes them exactly every block, as _numba.wma_sliding does
-        if left_h == 0:
-            left_h = block_h - 1
-            anchor_h = u_h
-            plain_h = weighted_h = 0.0
-            for j in range(1, p_h + 1):
-                v = ring_h[(t - p_h + j) & mask] - anchor_h
-                plain_h += v
-                weighted_h += j * v
-        else:
-            left_h -= 1
-            v = u_h - anchor_h
-            weighted_h += p_h * v - plain_h
-            plain_h += v - (ring_h[(t - p_h) & mask] - anchor_h)
-        if left_3 == 0:
-            left_3 = block_3 - 1
-            anchor_3 = u_3
-            plain_3 = weighted_3 = 0.0
-            for j in range(1, p_3 + 1):
-                v = ring_3[(t - p_3 + j) & mask] - anchor_3
-                plain_3 += v
-                weighted_3 += j * v
-        else:
-            left_3 -= 1
-            v = u_3 - anchor_3
-            weighted_3 += p_3 * v - plain_3
-            plain_3 += v - (ring_3[(t - p_3) & mask] - anchor_3)
-        hma = anchor_h + weighted_h * scale_h
-        hma3 = anchor_3 + weighted_3 * scale_3
-        now = 1 if hma < hma3 else -1
-        if direction == 0:
+    left_h = left_3 = 0  # zero: the first bar computes its sums exactly
+    anchor_h = plain_h = weighted_h = anchor_3 = plain_3 = weighted_3 = 0.0
+    pnl, n_trades, direction, entry = 0.0, 0, 0, 0.0
+    for t in range(max(start - max(p_h, p_3), 0), n):
+        ring_h[t & mask] = 2.0 * half[t] - full[t]
+        ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
+        if t < start:
+            continue
+        left_h, anchor_h, plain_h, weighted_h = _outer_wma_step(
+            ring_h, mask, t, p_h, block_h, left_h, anchor_h, plain_h, weighted_h)
+        left_3, anchor_3, plain_3, weighted_3 = _outer_wma_step(
+            ring_3, mask, t, p_3, block_3, left_3, anchor_3, plain_3, weighted_3)
+        now = 1 if anchor_h + weighted_h * scale_h < anchor_3 + weighted_3 * scale_3 else -1
+        if t == start:
             direction = now
             entry = close[t]
         elif now != direction:
@@ -104,35 +93,9 @@ def _fused_combos(series, table, rows, windows, starts, fee, pnl, n_trades):
                                            table[r[3]], table[r[4]], windows[i], starts[i], fee)
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     return _cached.sweep_cached(close, lengths, fee, sliding=True, combos=_fused_combos)
 
 
-def features(series, length):
-    """HMA and HMA3 of one price series (NaN during warm-up), sliding WMAs.
-
-    Parameters
-    ----------
-    series : ndarray of float64, shape (n_bars,)
-    length : int
-
-    Returns
-    -------
-    hma, hma3 : ndarray of float64, shape (n_bars,)
-    """
-    return _numba.features(series, length, sliding=True)
+features = partial(_numba.features, sliding=True)

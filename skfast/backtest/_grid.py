@@ -7,7 +7,8 @@ so that this table is itself checked by the equivalence gate.
 
 import numpy as np
 
-__all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "positions_from_features"]
+__all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "positions_from_features",
+           "engine_entry"]
 
 #: The paper's grid: 80 integer lengths spread uniformly over [6, 200], ascending.
 DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
@@ -69,3 +70,43 @@ def positions_from_features(hma, hma3):
     """
     direction = np.where(hma < hma3, 1, -1).astype(np.int8)
     return np.where(np.isnan(hma) | np.isnan(hma3), 0, direction).astype(np.int8)
+
+
+_ENTRY_DOCS = {
+    "sweep": """Total PnL and trade count of every (length, asset) pair.
+
+    Every engine module exports this function with this signature.
+
+    Parameters
+    ----------
+    close : ndarray of float64, shape (n_assets, n_bars)
+        One strictly positive price series per row, C-contiguous.
+    lengths : ndarray of int64, shape (n_combos,)
+    fee : float
+        Round-trip fee in percentage points.
+
+    Returns
+    -------
+    pnl : ndarray of float64, shape (n_combos, n_assets)
+    n_trades : ndarray of int64, shape (n_combos, n_assets)
+    """,
+    "features": """HMA and HMA3 of one price series (NaN during warm-up).
+
+    Every engine module exports this function with this signature.
+
+    Parameters
+    ----------
+    series : ndarray of float64, shape (n_bars,)
+    length : int
+
+    Returns
+    -------
+    hma, hma3 : ndarray of float64, shape (n_bars,)
+    """,
+}
+
+
+def engine_entry(function):
+    """Give an engine's ``sweep`` or ``features`` the docstring all engines share."""
+    function.__doc__ = _ENTRY_DOCS[function.__name__]
+    return function

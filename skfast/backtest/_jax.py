@@ -14,7 +14,8 @@ from functools import partial
 import numpy as np
 
 from .._engines import jax_dtype_context
-from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, first_valid_bar, hma_windows
+from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
+                    hma_windows)
 
 __all__ = ["sweep", "features"]
 
@@ -102,22 +103,8 @@ def _raw(series, windows):
     return table, rows.reshape(raw_windows.shape)
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     import jax.numpy as jnp
 
     windows = hma_windows(lengths)
@@ -136,18 +123,8 @@ def sweep(close, lengths, fee):
     return pnl, n_trades
 
 
+@engine_entry
 def features(series, length):
-    """HMA and HMA3 of one price series (NaN during warm-up).
-
-    Parameters
-    ----------
-    series : ndarray of float64, shape (n_bars,)
-    length : int
-
-    Returns
-    -------
-    hma, hma3 : ndarray of float64, shape (n_bars,)
-    """
     windows = hma_windows([length])
     with jax_dtype_context(np.float64):
         table, rows = _raw(series, windows)

@@ -10,7 +10,8 @@ one and changes nothing else.
 import numpy as np
 from numba import njit
 
-from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, first_valid_bar, hma_windows
+from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
+                    hma_windows)
 
 __all__ = ["sweep", "features", "wma", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
 
@@ -159,22 +160,8 @@ def plan(close, lengths):
     return windows, first_valid_bar(windows), np.zeros(shape), np.zeros(shape, dtype=np.int64)
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     windows, starts, pnl, n_trades = plan(close, lengths)
     _sweep_serial(close, windows, starts, float(fee), False, pnl, n_trades)
     return pnl, n_trades

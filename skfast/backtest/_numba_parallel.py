@@ -6,11 +6,13 @@ grid's cost grows with L, so tasks are dealt to threads one at a time
 long windows would finish last.
 """
 
+from contextlib import contextmanager
+
 import numba
-import numpy as np
 from numba import njit, prange
 
 from . import _numba
+from ._grid import engine_entry
 
 __all__ = ["sweep", "features", "sweep_tasks"]
 
@@ -32,32 +34,18 @@ def sweep_tasks(close, lengths, fee, sliding):
     return pnl, n_trades
 
 
-class dynamic_schedule:
+@contextmanager
+def dynamic_schedule():
     """Hand ``prange`` iterations out one at a time, restoring the previous chunk size."""
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        yield
+    finally:
+        numba.set_parallel_chunksize(previous)
 
-    def __enter__(self):
-        self._previous = numba.set_parallel_chunksize(1)
 
-    def __exit__(self, *exc):
-        numba.set_parallel_chunksize(self._previous)
-
-
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     return sweep_tasks(close, lengths, fee, sliding=False)
 
 

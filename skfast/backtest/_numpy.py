@@ -9,7 +9,7 @@ round trip is booked in one expression.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, hma_windows
+from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, hma_windows
 
 __all__ = ["sweep", "features", "wma", "event_loop"]
 
@@ -23,18 +23,8 @@ def wma(x, p):
     return out
 
 
+@engine_entry
 def features(series, length):
-    """HMA and HMA3 of one price series (NaN during warm-up).
-
-    Parameters
-    ----------
-    series : ndarray of float64, shape (n_bars,)
-    length : int
-
-    Returns
-    -------
-    hma, hma3 : ndarray of float64, shape (n_bars,)
-    """
     w = hma_windows([length])[0]
     hma = wma(2.0 * wma(series, w[HALF]) - wma(series, w[FULL]), w[ROOT])
     inner = 3.0 * wma(series, w[THIRD_Q]) - wma(series, w[HALF_Q]) - wma(series, w[Q])
@@ -55,22 +45,8 @@ def event_loop(close, hma, hma3, fee):
     return float(returns.sum()), int(exits.size)
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     pnl = np.zeros((len(lengths), len(close)))
     n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
     for i, length in enumerate(lengths):

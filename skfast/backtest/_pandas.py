@@ -2,14 +2,16 @@
 
 This is the naive profile the paper times: every WMA window goes through a
 Python callback and every bar through the interpreter.  It is slow on purpose
-and structurally unlike the other engines (it shares no code with them, not
-even the window table), which is what makes it a useful oracle.
+and structurally unlike the other engines (it shares no computation with
+them, not even the window table), which is what makes it a useful oracle.
 """
 
 import math
 
 import numpy as np
 import pandas as pd
+
+from ._grid import engine_entry
 
 __all__ = ["sweep", "features"]
 
@@ -24,18 +26,8 @@ def _wma(series, p):
     return series.rolling(p).apply(lambda window: np.dot(weights, window) / total, raw=True)
 
 
+@engine_entry
 def features(series, length):
-    """HMA and HMA3 of one price series (NaN during warm-up).
-
-    Parameters
-    ----------
-    series : ndarray of float64, shape (n_bars,)
-    length : int
-
-    Returns
-    -------
-    hma, hma3 : ndarray of float64, shape (n_bars,)
-    """
     x = pd.Series(series)
     q = length / 2
     hma = _wma(2 * _wma(x, _window(length / 2)) - _wma(x, length), _window(math.sqrt(length)))
@@ -60,22 +52,8 @@ def _backtest(close, hma, hma3, fee):
     return pnl, n_trades
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     pnl = np.zeros((len(lengths), len(close)))
     n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
     for i, length in enumerate(lengths):

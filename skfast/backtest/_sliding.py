@@ -9,26 +9,13 @@ and trade counts stay exact.
 from functools import partial
 
 from . import _numba, _numba_parallel
+from ._grid import engine_entry
 
 __all__ = ["sweep", "features"]
 
 
+@engine_entry
 def sweep(close, lengths, fee):
-    """Total PnL and trade count of every (length, asset) pair.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """
     return _numba_parallel.sweep_tasks(close, lengths, fee, sliding=True)
 
 
