@@ -49,7 +49,7 @@ def make_two_group_data(n_samples=100, n_features=10, *, effect=0.0, balance=0.5
     >>> X.shape, int(y.sum())
     ((200, 3), 50)
     >>> (X[y == 1].mean(axis=0) - X[y == 0].mean(axis=0)).round(1)
-    array([0.8, 0.1, 0.1])
+    array([ 0.8,  0.1, -0.1])
     """
     if distribution not in TWO_GROUP_DISTRIBUTIONS:
         raise ValueError(

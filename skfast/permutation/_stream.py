@@ -6,8 +6,9 @@ every engine (``numpy`` and ``jax`` multiply it into ``X`` directly).
 
 Random mode cuts the stream into fixed blocks of :data:`STREAM_BLOCK`
 relabellings; block ``k`` is drawn from its own generator, seeded by child
-``k`` of one :class:`numpy.random.SeedSequence`: ``n_samples - 1`` uniforms
-per relabelling drive a Fisher-Yates shuffle of the observed labels.  Any range of the stream can
+``k`` of one :class:`numpy.random.SeedSequence`: one uniform per member of
+the smaller group drives a partial Fisher-Yates shuffle that picks the
+members of that group.  Any range of the stream can
 therefore be produced on its own, by any worker, in any order, and the
 relabelling at position ``r`` does not depend on how the range was cut into
 batches or how the batches were spread over workers.
@@ -82,9 +83,11 @@ class PermutationStream:
         return rows
 
     def _random_block(self, block, out):
+        n_samples, n_group1 = self.group1.size, int(self.group1.sum())
+        n_drawn = min(n_group1, n_samples - n_group1)
         seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
-        uniforms = np.random.default_rng(seed).random((STREAM_BLOCK, self.group1.size - 1))
-        _shuffle_rows(self.group1, uniforms, out)
+        uniforms = np.random.default_rng(seed).random((STREAM_BLOCK, n_drawn))
+        _draw_groups(n_samples, float(n_drawn == n_group1), uniforms, out)
 
     def _ranked_splits(self, start, stop):
         # Walk the candidates in order: a row takes candidate i when its rank
@@ -107,14 +110,19 @@ class PermutationStream:
 
 
 @njit(cache=True, nogil=True)
-def _shuffle_rows(labels, uniforms, rows):
-    # Fisher-Yates per row, driven by pre-drawn uniforms: the generator's
-    # bulk draw is cheap, and the swaps compiled are four times faster than
-    # Generator.permuted, which matters when n_features is small.
-    n_samples = labels.size
+def _draw_groups(n_samples, drawn_label, uniforms, rows):
+    # A partial Fisher-Yates shuffle per row: only the smaller group's members
+    # are drawn (one uniform each), uniformly among all subsets of that size.
+    # Compiled, with the uniforms drawn in bulk, this is several times faster
+    # than Generator.permuted, which matters when n_features is small.
+    n_drawn = uniforms.shape[1]
+    order = np.empty(n_samples, dtype=np.int64)
     for r in range(rows.shape[0]):
-        rows[r] = labels
-        for i in range(n_samples - 1, 0, -1):
-            # min(): u * (i + 1) can round up to i + 1 when u is within 2**-53 of 1.
-            j = min(int(uniforms[r, i - 1] * (i + 1)), i)
-            rows[r, i], rows[r, j] = rows[r, j], rows[r, i]
+        for i in range(n_samples):
+            order[i] = i
+        rows[r] = 1.0 - drawn_label
+        for i in range(n_drawn):
+            # min(): u * (n - i) can round up to n - i when u is within 2**-53 of 1.
+            j = i + min(int(uniforms[r, i] * (n_samples - i)), n_samples - i - 1)
+            order[i], order[j] = order[j], order[i]
+            rows[r, order[i]] = drawn_label
