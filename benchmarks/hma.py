@@ -114,6 +114,7 @@ def feature_loop_split(X, lengths, repeats):
 AUTO_SHAPES = [  # (n_bars, n_assets, n_combos): the shapes _auto_rule separates
     (500, 1, 3),
     (150_000, 1, 80),
+    (150_000, 2, 80),
     (20_000, 40, 2),
     (20_000, 8, 16),
 ]
@@ -122,7 +123,8 @@ AUTO_SHAPES = [  # (n_bars, n_assets, n_combos): the shapes _auto_rule separates
 def auto_rule_evidence(repeats, quick):
     """Wall time of the candidate engines of ``engine="auto"`` on contrasting shapes."""
     rows = []
-    for n_bars, n_assets, n_combos in (AUTO_SHAPES[:1] + AUTO_SHAPES[2:]) if quick else AUTO_SHAPES:
+    shapes = [s for s in AUTO_SHAPES if s[0] <= 20_000] if quick else AUTO_SHAPES
+    for n_bars, n_assets, n_combos in shapes:
         X = make_gbm_prices(n_bars, n_assets=n_assets, random_state=1).reshape(n_bars, n_assets)
         lengths = DEFAULT_LENGTHS[np.linspace(0, 79, n_combos).round().astype(int)]
         row = {"n_bars": n_bars, "n_assets": n_assets, "n_combos": n_combos}

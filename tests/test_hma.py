@@ -282,6 +282,8 @@ def test_auto_rule():
     everything = TABLE.available()
     assert _auto_rule(everything, n_bars=150_000, n_assets=1, n_combos=80) == "fast"
     assert _auto_rule(everything, n_bars=150_000, n_assets=50, n_combos=2) == "sliding"
+    assert _auto_rule(everything, n_bars=20_000, n_assets=8, n_combos=16) == "sliding"
+    assert _auto_rule(everything, n_bars=150_000, n_assets=2, n_combos=80) == "fast"
     assert _auto_rule(everything, n_bars=500, n_assets=1, n_combos=3) == "numba"
     fitted = HMASweep(lengths=[6, 8]).fit(make_gbm_prices(300)[:, None])
     assert fitted.engine_ == "numba"

@@ -67,19 +67,17 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
     for t in range(max(start - max(p_h, p_3), 0), n):
         ring_h[t & mask] = 2.0 * half[t] - full[t]
         ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
-        if t < start:
+        if t < start:  # filling the rings with the bars before the first valid one
             continue
         left_h, anchor_h, plain_h, weighted_h = _outer_wma_step(
             ring_h, mask, t, p_h, block_h, left_h, anchor_h, plain_h, weighted_h)
         left_3, anchor_3, plain_3, weighted_3 = _outer_wma_step(
             ring_3, mask, t, p_3, block_3, left_3, anchor_3, plain_3, weighted_3)
         now = 1 if anchor_h + weighted_h * scale_h < anchor_3 + weighted_3 * scale_3 else -1
-        if t == start:
-            direction = now
-            entry = close[t]
-        elif now != direction:
-            pnl += direction * (close[t] - entry) / entry * 100.0 - fee
-            n_trades += 1
+        if now != direction:
+            if direction != 0:  # the first valid bar only opens a position
+                pnl += direction * (close[t] - entry) / entry * 100.0 - fee
+                n_trades += 1
             direction = now
             entry = close[t]
     return pnl, n_trades
