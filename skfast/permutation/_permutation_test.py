@@ -42,9 +42,12 @@ BATCH_BYTES = 64 * 2**20
 # Measured (2-core AMD EPYC, OpenBLAS, R=10000): numba's loops beat the
 # matrix product up to 16 features at n=500 (0.047 s vs 0.058 s at p=16) and
 # lose from 64 (0.069 s vs 0.061 s); at n=50 they tie near p=16.  jax on a CPU
-# never won a cell (benchmarks/results/permutation.json).
+# wins only a few small cells, by milliseconds of fixed cost, and loses the
+# large ones (benchmarks/results/permutation.json).  The GPU threshold (work
+# n * p * R in multiply-adds) follows the talk's decision map, where a GPU won
+# only for massive R x p; no GPU was available to measure it here.
 _NUMBA_MAX_FEATURES = 16
-_JAX_MIN_WORK = 5e11
+_JAX_GPU_MIN_WORK = 5e11
 
 
 def _auto_rule(available, *, n_samples, n_features, n_permutations):
@@ -54,7 +57,7 @@ def _auto_rule(available, *, n_samples, n_features, n_permutations):
     packing overhead; jax when a GPU is present and the problem is large
     enough to amortise transfers; numpy's BLAS product otherwise.
     """
-    if "jax" in available and n_samples * n_features * n_permutations >= _JAX_MIN_WORK:
+    if "jax" in available and n_samples * n_features * n_permutations >= _JAX_GPU_MIN_WORK:
         import jax
 
         if jax.default_backend() != "cpu":
