@@ -48,7 +48,6 @@ def candidates(n_clusters, init, max_iter):
     for engine in FastKMeans._engine_table.available():
         if engine != "reference":
             runs[engine] = FastKMeans(engine=engine, **common)
-    runs["numba hamerly"] = FastKMeans(engine="numba", algorithm="hamerly", **common)
     runs["auto"] = FastKMeans(engine="auto", **common)
     return runs
 
@@ -139,11 +138,48 @@ def plot(results, path):
     fig.savefig(path, dpi=120)
 
 
+def markdown(path):
+    """The README table, rendered from a results JSON (numbers are never typed by hand)."""
+    import json
+
+    doc = json.loads(open(path).read())
+    blas = doc["machine"]["blas"][0]
+    lines = [
+        f"Measured on {doc['machine']['cores']} cores ({doc['machine']['processor']}), "
+        f"OpenBLAS {blas['version']} kernel {blas['architecture']}, float64 GEMM peak "
+        f"{doc['gemm_peak_gflops']:.0f} GFLOP/s; ms per Lloyd iteration, median of warm fits "
+        f"from the same k-means++ centres, after the equivalence gate.",
+        "",
+        "| N, d, K | sklearn lloyd | sklearn elkan | numpy | numba | jax | hamerly | auto (engine) "
+        "| auto speed-up |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res in doc["shapes"]:
+        rows = {r["name"]: r for r in res["rows"]}
+        n, d, k = res["shape"]
+        cell = lambda name: f"{rows[name]['ms_per_iter']:.1f}" if name in rows else "-"  # noqa: E731
+        auto = rows["auto"]
+        lines.append(
+            f"| {n:,}, {d}, {k} | {cell('sklearn lloyd')} | {cell('sklearn elkan')} | "
+            f"{cell('numpy')} | {cell('numba')} | {cell('jax')} | {cell('hamerly')} | "
+            f"{auto['ms_per_iter']:.1f} ({auto['engine']}) | "
+            f"**{auto['speedup_vs_sklearn_lloyd']:.2f}x** |")
+    summary = doc["summary"]
+    lines += ["", f"`engine=\"auto\"` vs sklearn lloyd: geometric mean "
+              f"**{summary['auto_speedup_geomean']:.2f}x**, minimum "
+              f"{summary['auto_speedup_min']:.2f}x, identical labels on every shape."]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes, about a minute")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--markdown", metavar="JSON", help="print the README table of a result and exit")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return
     shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     with threadpool_limits(effective_n_threads(None), user_api="blas"):
         peak = gemm_peak_gflops()
