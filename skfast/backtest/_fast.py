@@ -85,11 +85,8 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
             plain_h, weighted_h = _slide(ring_h, mask, t, p_h, pf_h, newest_h, anchor_h, plain_h, weighted_h)
             plain_3, weighted_3 = _slide(ring_3, mask, t, p_3, pf_3, newest_3, anchor_3, plain_3, weighted_3)
         now = 1 if anchor_h + weighted_h * scale_h < anchor_3 + weighted_3 * scale_3 else -1
-        if now != direction:
-            pnl += direction * (close[t] - entry) / entry * 100.0 - fee
-            n_trades += 1
-            direction = now
-            entry = close[t]
+        direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[t], pnl,
+                                                      n_trades, fee)
     return pnl, n_trades
 
 

@@ -8,7 +8,7 @@ so that this table is itself checked by the equivalence gate.
 import numpy as np
 
 __all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "positions_from_features",
-           "engine_entry"]
+           "engine_entry", "sweep_each"]
 
 #: The paper's grid: 80 integer lengths spread uniformly over [6, 200], ascending.
 DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
@@ -104,6 +104,20 @@ _ENTRY_DOCS = {
     hma, hma3 : ndarray of float64, shape (n_bars,)
     """,
 }
+
+
+def sweep_each(close, lengths, backtest):
+    """Outputs of ``backtest(series, length) -> (pnl, n_trades)`` for every pair.
+
+    The Python-level sweep of the engines whose unit of work is one combo on
+    one series (pandas, numpy).
+    """
+    pnl = np.zeros((len(lengths), len(close)))
+    n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
+    for i, length in enumerate(lengths):
+        for a, series in enumerate(close):
+            pnl[i, a], n_trades[i, a] = backtest(series, int(length))
+    return pnl, n_trades
 
 
 def engine_entry(function):

@@ -13,7 +13,7 @@ from numba import njit
 from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
                     hma_windows)
 
-__all__ = ["sweep", "features", "wma", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
+__all__ = ["sweep", "features", "wma", "book", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
 
 # Bars per tile of the direct WMA: the tile of the output and of the input it
 # reads stay in L1 across the p weight passes.
@@ -87,6 +87,15 @@ def wma(x, p, first, out, sliding):
         wma_direct(x, p, first, out)
 
 
+@njit(cache=True, inline="always")
+def book(now, direction, entry, price, pnl, n_trades, fee):
+    """One bar of the trade logic: on a flip, close at ``price`` and reopen."""
+    if now != direction:
+        pnl += direction * (price - entry) / entry * 100.0 - fee
+        return now, price, pnl, n_trades + 1
+    return direction, entry, pnl, n_trades
+
+
 @njit(cache=True)
 def event_loop(close, hma, hma3, start, fee):
     """Total PnL and trade count of the HMA cross from bar ``start`` on."""
@@ -99,11 +108,7 @@ def event_loop(close, hma, hma3, start, fee):
     n_trades = 0
     for t in range(start + 1, n):
         now = 1 if hma[t] < hma3[t] else -1
-        if now != direction:
-            pnl += direction * (close[t] - entry) / entry * 100.0 - fee
-            n_trades += 1
-            direction = now
-            entry = close[t]
+        direction, entry, pnl, n_trades = book(now, direction, entry, close[t], pnl, n_trades, fee)
     return pnl, n_trades
 
 

@@ -9,7 +9,7 @@ round trip is booked in one expression.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, hma_windows
+from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, hma_windows, sweep_each
 
 __all__ = ["sweep", "features", "wma", "event_loop"]
 
@@ -47,10 +47,7 @@ def event_loop(close, hma, hma3, fee):
 
 @engine_entry
 def sweep(close, lengths, fee):
-    pnl = np.zeros((len(lengths), len(close)))
-    n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
-    for i, length in enumerate(lengths):
-        for a, series in enumerate(close):
-            hma, hma3 = features(series, length)
-            pnl[i, a], n_trades[i, a] = event_loop(series, hma, hma3, fee)
-    return pnl, n_trades
+    def backtest(series, length):
+        return event_loop(series, *features(series, length), fee)
+
+    return sweep_each(close, lengths, backtest)

@@ -2,8 +2,9 @@
 
 This is the naive profile the paper times: every WMA window goes through a
 Python callback and every bar through the interpreter.  It is slow on purpose
-and structurally unlike the other engines (it shares no computation with
-them, not even the window table), which is what makes it a useful oracle.
+and structurally unlike the other engines (it shares none of their
+computation, not even the window table; only the loop over (combo, asset)
+pairs), which is what makes it a useful oracle.
 """
 
 import math
@@ -11,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ._grid import engine_entry
+from ._grid import engine_entry, sweep_each
 
 __all__ = ["sweep", "features"]
 
@@ -54,10 +55,8 @@ def _backtest(close, hma, hma3, fee):
 
 @engine_entry
 def sweep(close, lengths, fee):
-    pnl = np.zeros((len(lengths), len(close)))
-    n_trades = np.zeros((len(lengths), len(close)), dtype=np.int64)
-    for i, length in enumerate(lengths):
-        for a, series in enumerate(close):
-            hma, hma3 = features(series, int(length))
-            pnl[i, a], n_trades[i, a] = _backtest(series.tolist(), hma.tolist(), hma3.tolist(), fee)
-    return pnl, n_trades
+    def backtest(series, length):
+        hma, hma3 = features(series, length)
+        return _backtest(series.tolist(), hma.tolist(), hma3.tolist(), fee)
+
+    return sweep_each(close, lengths, backtest)
