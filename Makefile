@@ -26,13 +26,14 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+BENCHMARKS := benchmarks/kmeans.py benchmarks/permutation.py benchmarks/hma.py
+
+# Each benchmark gates every engine on equivalence before it times anything.
 bench: $(VENV)/.test-installed
-	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) benchmarks/kmeans.py
+	for script in $(BENCHMARKS); do $(PY) $$script || exit 1; done
 
 bench-quick: $(VENV)/.test-installed
-	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) benchmarks/kmeans.py --quick
+	for script in $(BENCHMARKS); do $(PY) $$script --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info doc/_build

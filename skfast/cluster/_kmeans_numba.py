@@ -52,13 +52,34 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch):
     """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie)."""
     n_clusters, n_features = centers.shape
     if n_clusters <= _FEW_CLUSTERS:
+        # Four clusters at a time: independent dependency chains keep the
+        # FPU busy, while each value is still summed over features in order.
         best, best_value = 0, np.inf
-        for k in range(n_clusters):
-            value = half_norms[k]
+        k = 0
+        while k < n_clusters:
+            width = min(4, n_clusters - k)
+            v0 = half_norms[k]
+            v1 = half_norms[k + 1] if width > 1 else 0.0
+            v2 = half_norms[k + 2] if width > 2 else 0.0
+            v3 = half_norms[k + 3] if width > 3 else 0.0
             for j in range(n_features):
-                value -= np.float64(X[i, j]) * centers[k, j]
-            if value < best_value:
-                best, best_value = k, value
+                xj = np.float64(X[i, j])
+                v0 -= xj * centers[k, j]
+                if width > 1:
+                    v1 -= xj * centers[k + 1, j]
+                if width > 2:
+                    v2 -= xj * centers[k + 2, j]
+                if width > 3:
+                    v3 -= xj * centers[k + 3, j]
+            if v0 < best_value:
+                best, best_value = k, v0
+            if width > 1 and v1 < best_value:
+                best, best_value = k + 1, v1
+            if width > 2 and v2 < best_value:
+                best, best_value = k + 2, v2
+            if width > 3 and v3 < best_value:
+                best, best_value = k + 3, v3
+            k += 4
         return best
     scan_values(X, i, centers_t, half_norms, scratch)
     best, best_value = 0, scratch[0]
