@@ -137,8 +137,11 @@ class BoundedStep:
         """Full Lloyd assignment of ``rows``, and fresh bounds for them."""
         n_clusters, n_features = centers.shape
         center_norms = 2 * half_norms.max()
+        everything = rows.size == X.shape[0]
         for part in _blas._chunks(rows.size, n_features, n_clusters):
-            idx = rows[part]
+            # A full scan (the first iteration) reads contiguous rows in place
+            # instead of gathering a copy of X.
+            idx = part if everything else rows[part]
             values = _blas._half_distances(X[idx], centers, half_norms)
             nearest = values.argmin(axis=1).astype(np.int32)
             self.labels[idx] = nearest
@@ -147,7 +150,7 @@ class BoundedStep:
             if n_clusters == 1:
                 self.lower[idx] = np.inf
                 continue
-            values[np.arange(idx.size), nearest] = np.inf
+            values[np.arange(values.shape[0]), nearest] = np.inf
             # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
             # so the lower bound stays below the true second-nearest distance.
             x2 = self.squared_norms[idx]

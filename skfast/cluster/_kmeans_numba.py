@@ -52,34 +52,13 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch):
     """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie)."""
     n_clusters, n_features = centers.shape
     if n_clusters <= _FEW_CLUSTERS:
-        # Four clusters at a time: independent dependency chains keep the
-        # FPU busy, while each value is still summed over features in order.
         best, best_value = 0, np.inf
-        k = 0
-        while k < n_clusters:
-            width = min(4, n_clusters - k)
-            v0 = half_norms[k]
-            v1 = half_norms[k + 1] if width > 1 else 0.0
-            v2 = half_norms[k + 2] if width > 2 else 0.0
-            v3 = half_norms[k + 3] if width > 3 else 0.0
+        for k in range(n_clusters):
+            value = half_norms[k]
             for j in range(n_features):
-                xj = np.float64(X[i, j])
-                v0 -= xj * centers[k, j]
-                if width > 1:
-                    v1 -= xj * centers[k + 1, j]
-                if width > 2:
-                    v2 -= xj * centers[k + 2, j]
-                if width > 3:
-                    v3 -= xj * centers[k + 3, j]
-            if v0 < best_value:
-                best, best_value = k, v0
-            if width > 1 and v1 < best_value:
-                best, best_value = k + 1, v1
-            if width > 2 and v2 < best_value:
-                best, best_value = k + 2, v2
-            if width > 3 and v3 < best_value:
-                best, best_value = k + 3, v3
-            k += 4
+                value -= np.float64(X[i, j]) * centers[k, j]
+            if value < best_value:
+                best, best_value = k, value
         return best
     scan_values(X, i, centers_t, half_norms, scratch)
     best, best_value = 0, scratch[0]
@@ -87,6 +66,25 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch):
         if scratch[k] < best_value:
             best, best_value = k, scratch[k]
     return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce_blocks(partial_sums, partial_weights):
+    """Sum the per-block partials in block order: thread-count independent.
+
+    A separate serial function on purpose: written as array expressions
+    inside a parallel function, each block's addition would become a
+    parallel region of its own, launched once per block.
+    """
+    n_blocks, n_clusters, n_features = partial_sums.shape
+    sums = np.zeros((n_clusters, n_features))
+    weights = np.zeros(n_clusters)
+    for b in range(n_blocks):
+        for k in range(n_clusters):
+            weights[k] += partial_weights[b, k]
+            for j in range(n_features):
+                sums[k, j] += partial_sums[b, k, j]
+    return sums, weights
 
 
 @numba.njit(cache=True, nogil=True)
@@ -115,11 +113,7 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, n_blocks):
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, b * block,
                      min((b + 1) * block, n_samples), labels, partial_sums[b],
                      partial_weights[b])
-    sums = np.zeros((n_clusters, n_features))
-    weights = np.zeros(n_clusters)
-    for b in range(n_blocks):  # fixed order: thread-count independent
-        sums += partial_sums[b]
-        weights += partial_weights[b]
+    sums, weights = _reduce_blocks(partial_sums, partial_weights)
     return labels, sums, weights
 
 
@@ -143,12 +137,7 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     for b in numba.prange(n_blocks):
         _accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
                           partial_sums[b], partial_weights[b])
-    sums = np.zeros((n_clusters, n_features))
-    weights = np.zeros(n_clusters)
-    for b in range(n_blocks):  # fixed order: thread-count independent
-        sums += partial_sums[b]
-        weights += partial_weights[b]
-    return sums, weights
+    return _reduce_blocks(partial_sums, partial_weights)
 
 
 @numba.njit(cache=True, parallel=True)
