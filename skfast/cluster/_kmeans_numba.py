@@ -68,6 +68,25 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch):
     return best
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nearest_pair(X, i, centers, half_norms):
+    """:func:`_nearest` of samples ``i`` and ``i + 1`` together, in the same operation order."""
+    n_clusters, n_features = centers.shape
+    best_a, best_b, value_a_best, value_b_best = 0, 0, np.inf, np.inf
+    for k in range(n_clusters):
+        value_a = half_norms[k]
+        value_b = half_norms[k]
+        for j in range(n_features):
+            c = centers[k, j]
+            value_a -= np.float64(X[i, j]) * c
+            value_b -= np.float64(X[i + 1, j]) * c
+        if value_a < value_a_best:
+            best_a, value_a_best = k, value_a
+        if value_b < value_b_best:
+            best_b, value_b_best = k, value_b
+    return best_a, best_b
+
+
 @numba.njit(cache=True, nogil=True)
 def _reduce_blocks(partial_sums, partial_weights):
     """Sum the per-block partials in block order: thread-count independent.
@@ -92,9 +111,16 @@ def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, start, stop, 
                  weights):
     n_features = X.shape[1]
     scratch = np.empty(centers_t.shape[1])
+    first = start
+    if centers.shape[0] <= _FEW_CLUSTERS:
+        # Two samples at a time: two independent chains per cluster.
+        for i in range(start, stop - 1, 2):
+            labels[i], labels[i + 1] = _nearest_pair(X, i, centers, half_norms)
+        first = stop - (stop - start) % 2
+    for i in range(first, stop):
+        labels[i] = _nearest(X, i, centers, centers_t, half_norms, scratch)
     for i in range(start, stop):
-        k = _nearest(X, i, centers, centers_t, half_norms, scratch)
-        labels[i] = k
+        k = labels[i]
         w = sample_weight[i]
         weights[k] += w
         for j in range(n_features):
