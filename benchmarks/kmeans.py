@@ -83,9 +83,9 @@ def gate(X, init, runs, max_iter, subsample=2_000):
     return baseline
 
 
-def bench_shape(shape, max_iter, repeats, peak, warmup=1):
+def bench_shape(shape, max_iter, repeats, peak, warmup=1, structured=True):
     n_samples, n_features, n_clusters = shape
-    X, init = make_data(*shape, structured=False)
+    X, init = make_data(*shape, structured=structured)
     runs = candidates(n_clusters, init, max_iter)
     baseline = gate(X, init, runs, max_iter)
     rows = []
@@ -184,6 +184,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes, about a minute")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--unstructured", action="store_true",
+                        help="standard normal data (no clusters): the bounds' worst case")
     parser.add_argument("--markdown", metavar="JSON", help="print the README table of a result and exit")
     args = parser.parse_args(argv)
     if args.markdown:
@@ -202,7 +204,8 @@ def main(argv=None):
         # On the big shape the gate's fit is the warm-up: a third fit of
         # every engine would take minutes more and changes nothing.
         t0 = time.perf_counter()
-        result = bench_shape(shape, max_iter, repeats, peak, warmup=0 if big else 1)
+        result = bench_shape(shape, max_iter, repeats, peak, warmup=0 if big else 1,
+                             structured=not args.unstructured)
         result["bench_s"] = time.perf_counter() - t0
         print_table(result)
         results.append(result)
@@ -212,8 +215,9 @@ def main(argv=None):
                "auto_speedup_min": float(min(auto)), "auto_speedup": auto}
     print(f"\nengine='auto' vs sklearn lloyd: geometric mean {summary['auto_speedup_geomean']:.2f}x,"
           f" minimum {summary['auto_speedup_min']:.2f}x")
-    name = "kmeans_quick" if args.quick else "kmeans"
-    path = write_results(name, {"gemm_peak_gflops": peak, "shapes": results, "summary": summary})
+    name = "kmeans" + ("_unstructured" if args.unstructured else "") + ("_quick" if args.quick else "")
+    path = write_results(name, {"gemm_peak_gflops": peak, "data": "unstructured" if args.unstructured
+                                else "gaussian clusters", "shapes": results, "summary": summary})
     plot(results, RESULTS_DIR / f"{name}.png")
     print(f"wrote {path} and {name}.png")
 

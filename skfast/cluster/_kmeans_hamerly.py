@@ -27,6 +27,8 @@ inertia = _loops.inertia
 # Scans of at most this many features x clusters run inside the compiled
 # loop; larger ones are gathered and go through BLAS.
 LOOP_SCAN_MAX_WORK = 4096
+# Above this share of rows needing a scan, scan them all without gathering.
+FULL_SCAN_SHARE = 0.5
 _RELATIVE_SLACK = 1e-10
 _ABSOLUTE_SLACK = 1e-8  # times the data scale
 _EPS = np.finfo(np.float64).eps
@@ -181,7 +183,12 @@ class BoundedStep:
             _error_scale(n_features), first, scan_here, n_blocks)
         self.distance_evaluations += int(evaluations)
         if not scan_here:
-            self._scan(X, np.flatnonzero(needs_scan), centers, half_norms)
+            rows = np.flatnonzero(needs_scan)
+            if rows.size > FULL_SCAN_SHARE * X.shape[0]:
+                # The bounds saved little this time: scanning every row in place
+                # costs no more than gathering most of them.
+                rows = np.arange(X.shape[0])
+            self._scan(X, rows, centers, half_norms)
         self.previous_centers = centers
         sums, weights = _loops.accumulate(X, sample_weight, self.labels, n_clusters, n_blocks)
         return self.labels.copy(), sums, weights
