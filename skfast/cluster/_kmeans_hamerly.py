@@ -62,16 +62,47 @@ def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_sca
     lower[i] = np.sqrt(max(squared_norm + 2 * second_value - error, 0.0))
 
 
+@numba.njit(cache=True, nogil=True)
+def _settle(X, i, centers, centers_t, half_norms, squared_norms, labels, upper, lower, shift,
+            farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
+            scan_here, scratch):
+    """Bounds of sample ``i`` for the new centres.
+
+    Returns ``(distances computed, whether a BLAS scan is still needed)``.
+    """
+    evaluations = 0
+    if not first:
+        k = labels[i]
+        upper[i] += shift[k]
+        lower[i] -= runner_up if k == farthest else largest
+        bound = max(half_gap[k], lower[i])
+        if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+            return evaluations, False
+        upper[i] = _distance(X, i, centers, k)
+        evaluations += 1
+        if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+            return evaluations, False
+    if not scan_here:
+        return evaluations, True
+    _scan_in_place(X, i, centers, centers_t, half_norms, squared_norms[i], error_scale,
+                   center_norms, scratch, labels, upper, lower)
+    return evaluations + centers.shape[0], False
+
+
 @numba.njit(cache=True, parallel=True)
-def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, upper, lower,
-                     shift, half_gap, slack, error_scale, first, scan_here, n_blocks):
-    """Move the bounds by the centre shifts and test them.
+def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_norms, labels,
+                     upper, lower, shift, half_gap, slack, error_scale, first, scan_here,
+                     n_blocks):
+    """Move the bounds by the centre shifts, test them, and accumulate.
 
     A sample whose bounds fail is scanned on the spot when ``scan_here``
     (few features x clusters: a loop is cheapest), else flagged in the
-    returned mask for a BLAS scan.  Also returns the distances computed.
+    returned mask for a BLAS scan.  Every sample whose label is settled is
+    added to its block's cluster sums in the same pass, while it is in
+    cache, so X is read once per iteration.  Returns the mask, the
+    distances computed and the partial sums and weights.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     farthest = np.argmax(shift)
     largest = shift[farthest]
@@ -82,28 +113,38 @@ def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, u
     center_norms = 2 * half_norms.max()
     needs_scan = np.zeros(n_samples, dtype=np.bool_)
     evaluations = np.zeros(n_blocks, dtype=np.int64)
+    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
+    partial_weights = np.zeros((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
         scratch = np.empty(n_clusters)
         for i in range(b * block, min((b + 1) * block, n_samples)):
-            if not first:
-                k = labels[i]
-                upper[i] += shift[k]
-                lower[i] -= runner_up if k == farthest else largest
-                bound = max(half_gap[k], lower[i])
-                if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
-                    continue
-                upper[i] = _distance(X, i, centers, k)
-                evaluations[b] += 1
-                if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
-                    continue
-            if scan_here:
-                _scan_in_place(X, i, centers, centers_t, half_norms, squared_norms[i],
-                               error_scale, center_norms, scratch, labels, upper, lower)
-                evaluations[b] += n_clusters
-            else:
+            computed, flagged = _settle(
+                X, i, centers, centers_t, half_norms, squared_norms, labels, upper, lower, shift,
+                farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
+                scan_here, scratch)
+            evaluations[b] += computed
+            if flagged:
                 needs_scan[i] = True
-    return needs_scan, evaluations.sum()
+                continue
+            k = labels[i]
+            w = sample_weight[i]
+            partial_weights[b, k] += w
+            for j in range(n_features):
+                partial_sums[b, k, j] += w * X[i, j]
+    return needs_scan, evaluations.sum(), partial_sums, partial_weights
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_rows(X, sample_weight, labels, rows, sums, weights):
+    """Add the given rows to the cluster sums, in row order."""
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        k = labels[i]
+        w = sample_weight[i]
+        weights[k] += w
+        for j in range(X.shape[1]):
+            sums[k, j] += w * X[i, j]
 
 
 def _error_scale(n_features):
@@ -177,20 +218,22 @@ class BoundedStep:
             half_gap = 0.5 * between.min(axis=1) * (1 - _RELATIVE_SLACK)
         scale = np.sqrt(self.squared_norms.max()) + np.sqrt(2 * half_norms.max())
         scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
-        needs_scan, evaluations = _loosen_and_test(
-            X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
-            self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale,
+        needs_scan, evaluations, partial_sums, partial_weights = _loosen_and_test(
+            X, sample_weight, centers, centers_t, half_norms, self.squared_norms, self.labels,
+            self.upper, self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale,
             _error_scale(n_features), first, scan_here, n_blocks)
         self.distance_evaluations += int(evaluations)
-        if not scan_here:
-            rows = np.flatnonzero(needs_scan)
-            if rows.size > FULL_SCAN_SHARE * X.shape[0]:
-                # The bounds saved little this time: scanning every row in place
-                # costs no more than gathering most of them.
-                rows = np.arange(X.shape[0])
-            self._scan(X, rows, centers, half_norms)
         self.previous_centers = centers
-        sums, weights = _loops.accumulate(X, sample_weight, self.labels, n_clusters, n_blocks)
+        rows = np.flatnonzero(needs_scan)
+        if rows.size > FULL_SCAN_SHARE * X.shape[0]:
+            # The bounds saved little this time: scanning every row in place
+            # costs no more than gathering most of them.
+            self._scan(X, np.arange(X.shape[0]), centers, half_norms)
+            sums, weights = _loops.accumulate(X, sample_weight, self.labels, n_clusters, n_blocks)
+        else:
+            self._scan(X, rows, centers, half_norms)
+            sums, weights = _loops.reduce_blocks(partial_sums, partial_weights)
+            _add_rows(X, sample_weight, self.labels, rows, sums, weights)
         return self.labels.copy(), sums, weights
 
 

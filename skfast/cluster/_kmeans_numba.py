@@ -88,7 +88,7 @@ def _nearest_pair(X, i, centers, half_norms):
 
 
 @numba.njit(cache=True, nogil=True)
-def _reduce_blocks(partial_sums, partial_weights):
+def reduce_blocks(partial_sums, partial_weights):
     """Sum the per-block partials in block order: thread-count independent.
 
     A separate serial function on purpose: written as array expressions
@@ -139,7 +139,7 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, n_blocks):
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, b * block,
                      min((b + 1) * block, n_samples), labels, partial_sums[b],
                      partial_weights[b])
-    sums, weights = _reduce_blocks(partial_sums, partial_weights)
+    sums, weights = reduce_blocks(partial_sums, partial_weights)
     return labels, sums, weights
 
 
@@ -163,7 +163,7 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     for b in numba.prange(n_blocks):
         _accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
                           partial_sums[b], partial_weights[b])
-    return _reduce_blocks(partial_sums, partial_weights)
+    return reduce_blocks(partial_sums, partial_weights)
 
 
 @numba.njit(cache=True, parallel=True)
