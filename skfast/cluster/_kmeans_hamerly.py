@@ -62,7 +62,7 @@ def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_sca
     lower[i] = np.sqrt(max(squared_norm + 2 * second_value - error, 0.0))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _settle(X, i, centers, centers_t, half_norms, squared_norms, labels, upper, lower, shift,
             farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
             scan_here, scratch):
