@@ -127,11 +127,8 @@ def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_n
             if flagged:
                 needs_scan[i] = True
                 continue
-            k = labels[i]
-            w = sample_weight[i]
-            partial_weights[b, k] += w
-            for j in range(n_features):
-                partial_sums[b, k, j] += w * X[i, j]
+            _loops.accumulate_sample(X, sample_weight, labels, i, partial_sums[b],
+                                     partial_weights[b])
     return needs_scan, evaluations.sum(), partial_sums, partial_weights
 
 
@@ -139,12 +136,7 @@ def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_n
 def _add_rows(X, sample_weight, labels, rows, sums, weights):
     """Add the given rows to the cluster sums, in row order."""
     for r in range(rows.shape[0]):
-        i = rows[r]
-        k = labels[i]
-        w = sample_weight[i]
-        weights[k] += w
-        for j in range(X.shape[1]):
-            sums[k, j] += w * X[i, j]
+        _loops.accumulate_sample(X, sample_weight, labels, rows[r], sums, weights)
 
 
 def _error_scale(n_features):

@@ -109,22 +109,18 @@ def reduce_blocks(partial_sums, partial_weights):
 @numba.njit(cache=True, nogil=True)
 def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, start, stop, labels, sums,
                  weights):
-    n_features = X.shape[1]
     scratch = np.empty(centers_t.shape[1])
     first = start
     if centers.shape[0] <= _FEW_CLUSTERS:
         # Two samples at a time: two independent chains per cluster.
         for i in range(start, stop - 1, 2):
             labels[i], labels[i + 1] = _nearest_pair(X, i, centers, half_norms)
+            accumulate_sample(X, sample_weight, labels, i, sums, weights)
+            accumulate_sample(X, sample_weight, labels, i + 1, sums, weights)
         first = stop - (stop - start) % 2
     for i in range(first, stop):
         labels[i] = _nearest(X, i, centers, centers_t, half_norms, scratch)
-    for i in range(start, stop):
-        k = labels[i]
-        w = sample_weight[i]
-        weights[k] += w
-        for j in range(n_features):
-            sums[k, j] += w * X[i, j]
+        accumulate_sample(X, sample_weight, labels, i, sums, weights)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -143,14 +139,20 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, n_blocks):
     return labels, sums, weights
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def accumulate_sample(X, sample_weight, labels, i, sums, weights):
+    """Add sample ``i`` to its cluster's weighted sum, while it is in cache."""
+    k = labels[i]
+    w = sample_weight[i]
+    weights[k] += w
+    for j in range(X.shape[1]):
+        sums[k, j] += w * X[i, j]
+
+
 @numba.njit(cache=True, nogil=True)
 def _accumulate_block(X, sample_weight, labels, start, stop, sums, weights):
     for i in range(start, stop):
-        k = labels[i]
-        w = sample_weight[i]
-        weights[k] += w
-        for j in range(X.shape[1]):
-            sums[k, j] += w * X[i, j]
+        accumulate_sample(X, sample_weight, labels, i, sums, weights)
 
 
 @numba.njit(cache=True, parallel=True)
