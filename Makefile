@@ -20,6 +20,10 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test,jax,dask]"
 	touch $@
 
+$(VENV)/.doc-installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[doc,jax,dask]"
+	touch $@
+
 run: $(VENV)/.run-installed
 	$(PY) -m skfast
 
@@ -35,5 +39,9 @@ bench: $(VENV)/.test-installed
 bench-quick: $(VENV)/.test-installed
 	for script in $(BENCHMARKS); do $(PY) $$script --quick || exit 1; done
 
+# The Sphinx site (doc/_build/html), warnings as errors; runs every gallery example.
+doc: $(VENV)/.doc-installed
+	$(PY) -m sphinx -W --keep-going -b html doc doc/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info doc/_build
+	rm -rf $(VENV) build *.egg-info doc/_build doc/auto_examples doc/generated doc/sg_execution_times.rst

@@ -206,7 +206,7 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         Number of iterations of the kept run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when X has string column names.
     n_distance_evaluations_ : int
         Sample-to-centre distances computed by the kept run's Lloyd steps:

@@ -152,13 +152,13 @@ class PermutationTest(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    statistic_ : ndarray of shape (n_features_in_,)
+    statistic_ : ndarray of shape (`n_features_in_`,)
         Observed statistic, class 1 (``classes_[1]``) minus class 0.
-    pvalues_ : ndarray of shape (n_features_in_,)
+    pvalues_ : ndarray of shape (`n_features_in_`,)
         Uncorrected p-values: ``(1 + count) / (1 + n_permutations)`` for
         random relabellings, ``count / n_permutations_`` when exact (the
         observed labelling is then among those counted).
-    pvalues_corrected_ : ndarray of shape (n_features_in_,)
+    pvalues_corrected_ : ndarray of shape (`n_features_in_`,)
         p-values after ``correction``; only set when ``correction`` is not None.
     n_permutations_ : int
         Number of relabellings used: ``n_permutations``, or the number of
@@ -173,7 +173,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         The batch size that ran.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
