@@ -30,14 +30,13 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-BENCHMARKS := benchmarks/kmeans.py benchmarks/permutation.py benchmarks/hma.py
-
-# Each benchmark gates every engine on equivalence before it times anything.
+# The benchmark report: every engine gated on equivalence before any timing, one
+# comparison table per estimator, benchmarks/results/bench[_quick].json and charts.
 bench: $(VENV)/.test-installed
-	for script in $(BENCHMARKS); do $(PY) $$script || exit 1; done
+	$(PY) -m skfast.bench
 
 bench-quick: $(VENV)/.test-installed
-	for script in $(BENCHMARKS); do $(PY) $$script --quick || exit 1; done
+	$(PY) -m skfast.bench --quick
 
 # The Sphinx site (doc/_build/html), warnings as errors; runs every gallery example.
 doc: $(VENV)/.doc-installed
