@@ -49,6 +49,10 @@ class Engine:
     compiled_parallel : bool
         Whether the kernels run their own thread pool (numba ``prange``).  BLAS
         is then pinned to one thread so the two pools never oversubscribe.
+    blas_between_regions : bool
+        Whether a ``compiled_parallel`` engine also calls BLAS, only ever
+        between its parallel regions, never inside one.  The two pools then
+        take turns, so BLAS keeps ``n_threads`` as well.
     description : str
         One line for ``show_versions`` and the docs.
     """
@@ -58,6 +62,7 @@ class Engine:
     requires: tuple[str, ...] = ()
     extra: str | None = None
     compiled_parallel: bool = False
+    blas_between_regions: bool = False
     description: str = ""
 
     def is_available(self) -> bool:
@@ -174,7 +179,9 @@ def compute_threads(n_threads, engine: Engine):
 
     BLAS gets ``n_threads`` threads, except while a numba-parallel engine runs:
     then numba gets ``n_threads`` and BLAS one, so that the two pools never
-    oversubscribe the cores.  numba's previous thread count is restored.
+    oversubscribe the cores.  An engine whose BLAS calls all fall between its
+    parallel regions (``blas_between_regions``) keeps ``n_threads`` for both,
+    as the pools take turns.  numba's previous thread count is restored.
 
     Yields
     ------
@@ -183,18 +190,25 @@ def compute_threads(n_threads, engine: Engine):
     """
     n = effective_n_threads(n_threads)
     if engine.compiled_parallel:
-        import numba
-
-        previous = numba.get_num_threads()
-        numba.set_num_threads(n)
-        try:
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                yield n
-        finally:
-            numba.set_num_threads(previous)
+        blas_threads = n if engine.blas_between_regions else 1
+        with numba_threads(n), _blas_controller().limit(limits=blas_threads, user_api="blas"):
+            yield n
     else:
         with _blas_controller().limit(limits=n, user_api="blas"):
             yield n
+
+
+@contextmanager
+def numba_threads(n_threads):
+    """numba's thread count set to ``n_threads`` (None: all cores), then restored."""
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(effective_n_threads(n_threads))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def jax_dtype_context(dtype):

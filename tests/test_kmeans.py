@@ -112,6 +112,49 @@ def test_hamerly_computes_far_fewer_distances_at_low_dimension():
     assert hamerly.n_distance_evaluations_ < 0.5 * lloyd.n_distance_evaluations_
 
 
+@pytest.mark.parametrize("n_features, n_clusters", [(2, 16), (64, 80)])
+def test_hamerly_kept_block_sums_equal_a_fresh_recomputation(n_features, n_clusters):
+    """Kept block sums are bitwise those recomputed from scratch, iteration after iteration.
+
+    (2, 16) scans in the compiled loop, (64, 80) through BLAS; a fresh
+    ``BoundedStep`` sums every block from scratch with the same block layout.
+    """
+    from skfast.cluster._kmeans import _cluster_means
+    from skfast.cluster._kmeans_hamerly import BoundedStep
+
+    X, _ = make_kmeans_scenario("overlapping", n_samples=6_000, n_features=n_features,
+                                n_clusters=4, random_state=0)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[0])
+    centers = X[:n_clusters].copy()
+    kept = BoundedStep(X)
+    for _ in range(6):
+        labels, sums, sample_weights = kept(X, weights, centers)
+        fresh_labels, fresh_sums, fresh_weights = BoundedStep(X)(X, weights, centers)
+        assert np.array_equal(labels, fresh_labels)
+        assert np.array_equal(sums, fresh_sums) and np.array_equal(sample_weights, fresh_weights)
+        centers = _cluster_means(sums, sample_weights, X.dtype)
+
+
+def test_centred_copy_is_thread_independent_and_leaves_x_alone():
+    from skfast._engines import numba_threads
+    from skfast.cluster._centring import centred_copy
+
+    X = np.random.default_rng(0).normal(5.0, 2.0, (10_000, 7))
+    before = X.copy()
+    results = []
+    for n_threads in (1, 2):
+        with numba_threads(n_threads):
+            results.append(centred_copy(X))
+    for one, two in zip(*results):
+        assert np.array_equal(one, two)
+    centred, mean, squared_norms, mean_variance = results[0]
+    assert np.array_equal(X, before)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(centred, X - X.mean(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(squared_norms, (centred**2).sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(mean_variance, np.var(X, axis=0).mean(), rtol=1e-12)
+
+
 def test_elkan_is_accepted_and_runs_the_bounds():
     X, _ = make_kmeans_scenario("separated", random_state=0)
     est = FastKMeans(4, random_state=0, algorithm="elkan").fit(X)
@@ -163,6 +206,21 @@ def test_results_do_not_depend_on_threads(engine):
     one = FastKMeans(8, random_state=1, engine=engine, n_threads=1).fit(X)
     two = FastKMeans(8, random_state=1, engine=engine, n_threads=2).fit(X)
     assert_fitted_equal(one, two, exact=("labels_", "n_iter_", "inertia_", "cluster_centers_"))
+
+
+def test_idle_numba_threads_sleep_unless_the_user_chose():
+    # Spinning OpenMP threads made numba kernels 50-100x slower on a busy machine.
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, skfast; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert (default, chosen) == ("PASSIVE", "ACTIVE")
 
 
 def test_numba_thread_count_is_restored():

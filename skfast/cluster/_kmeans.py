@@ -19,7 +19,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engines import Engine, EngineTable, compute_threads
+from .._engines import Engine, EngineTable, compute_threads, numba_threads
+from ._centring import centred_copy
 
 # --- engine table -----------------------------------------------------------
 
@@ -52,10 +53,12 @@ _ENGINES = EngineTable(
         Engine("numpy", "skfast.cluster._kmeans_numpy",
                description="|c|^2/2 - X C^T per chunk through BLAS, bincount update"),
         Engine("numba", "skfast.cluster._kmeans_numba", compiled_parallel=True,
+               blas_between_regions=True,
                description="fused assignment and accumulation, parallel over sample blocks"),
         Engine("jax", "skfast.cluster._kmeans_jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
         Engine("hamerly", "skfast.cluster._kmeans_hamerly", compiled_parallel=True,
+               blas_between_regions=True,
                description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
     ),
     _auto_engine,
@@ -67,9 +70,6 @@ _ALGORITHMS = ("lloyd", "elkan", "hamerly")
 # --- the Lloyd iteration control, shared by every engine ---------------------
 
 
-def _tolerance(X, tol):
-    """Absolute tolerance: ``tol`` times the mean feature variance (as scikit-learn)."""
-    return 0.0 if tol == 0 else float(np.mean(np.var(X, axis=0)) * tol)
 
 
 def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, labels):
@@ -108,7 +108,8 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, ve
     """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
 
     ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
-    with the same signature and results (``HamerlyStep``).
+    with the same signature and results (``BoundedStep``), whose ``assign``
+    then also serves the final E-step.
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
@@ -133,8 +134,10 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, ve
             break
         labels_old = labels
     if not strict_convergence:
-        # The last update moved the centres: reassign so labels match them.
-        labels = kernels.assign_labels(X, centers)
+        # The last update moved the centres: reassign so labels match them
+        # (through the bounds, when the step keeps them).
+        labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
+                  else kernels.assign_labels(X, centers))
     return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
@@ -355,9 +358,9 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             Fitted estimator.
         """
         self._check_params()
-        # Always a copy: X is centred in place below and the caller's array
-        # must never change (copy_x=False is accepted but cannot opt out).
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=True)
+        # The centred working copy made below is always a new array, so the
+        # caller's X never changes (copy_x=False is accepted but cannot opt out).
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         engine, algorithm = self._resolve_engine(X)
@@ -365,7 +368,6 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         random_state = check_random_state(self.random_state)
         sample_weight = self._check_sample_weight(sample_weight, X)
         n_init = self._effective_n_init()
-        tol = _tolerance(X, self.tol)
 
         init = self.init
         init_is_array = not isinstance(init, str) and not callable(init)
@@ -374,8 +376,10 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             self._check_center_shape(X, init)
 
         # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
-        X_mean = X.mean(axis=0)
-        X -= X_mean
+        with numba_threads(self.n_threads):
+            X, X_mean, centred_norms, mean_variance = centred_copy(X)
+        # As scikit-learn: tol is relative to the mean feature variance.
+        tol = mean_variance * self.tol
         if init_is_array:
             init -= X_mean
         # Only k-means++ needs the squared norms (computed as KMeans does).
@@ -387,7 +391,7 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         with compute_threads(self.n_threads, engine):
             for _ in range(n_init):
                 # A bounded step carries per-sample state across iterations.
-                step = (kernels.BoundedStep(X) if hasattr(kernels, "BoundedStep")
+                step = (kernels.BoundedStep(X, centred_norms) if hasattr(kernels, "BoundedStep")
                         else kernels.lloyd_step)
                 centers = self._initial_centers(X, x_squared_norms, init, random_state,
                                                 sample_weight)

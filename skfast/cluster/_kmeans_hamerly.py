@@ -9,6 +9,13 @@ product per chunk, the same ``|c|^2/2 - x.c`` values the numpy engine uses, so
 the labels are Lloyd's.  Bounds carry a slack that covers round-off: it can
 only cause an unnecessary scan, never a wrong skip.
 
+The cluster sums are kept per fixed block of samples from one iteration to
+the next.  A block none of whose labels changed keeps its sums: they are
+bitwise what recomputing them would give.  Near convergence only the few
+blocks holding a changed label re-read X, so an iteration reads the bounds,
+not the data.  The blocks are reduced in block order, so results do not
+depend on the thread count.
+
 Same ``assign_labels`` and ``inertia`` as the other engines; instead of a
 stateless ``lloyd_step``, :class:`BoundedStep` carries the bounds from one
 iteration to the next and is called like ``lloyd_step``.
@@ -29,6 +36,10 @@ inertia = _loops.inertia
 LOOP_SCAN_MAX_WORK = 4096
 # Above this share of rows needing a scan, scan them all without gathering.
 FULL_SCAN_SHARE = 0.5
+# The kept block sums take at most this share of X's memory; blocks are
+# never smaller than _MIN_BLOCK_ROWS samples.
+CACHE_SHARE = 0.125
+_MIN_BLOCK_ROWS = 256
 _RELATIVE_SLACK = 1e-10
 _ABSOLUTE_SLACK = 1e-8  # times the data scale
 _EPS = np.finfo(np.float64).eps
@@ -90,19 +101,16 @@ def _settle(X, i, centers, centers_t, half_norms, squared_norms, labels, upper, 
 
 
 @numba.njit(cache=True, parallel=True)
-def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_norms, labels,
-                     upper, lower, shift, half_gap, slack, error_scale, first, scan_here,
-                     n_blocks):
-    """Move the bounds by the centre shifts, test them, and accumulate.
+def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, upper, lower,
+                     shift, half_gap, slack, error_scale, first, scan_here, block, n_blocks):
+    """Move the bounds by the centre shifts and test them.
 
     A sample whose bounds fail is scanned on the spot when ``scan_here``
     (few features x clusters: a loop is cheapest), else flagged in the
-    returned mask for a BLAS scan.  Every sample whose label is settled is
-    added to its block's cluster sums in the same pass, while it is in
-    cache, so X is read once per iteration.  Returns the mask, the
-    distances computed and the partial sums and weights.
+    returned mask for a BLAS scan.  A sample whose bounds hold is not read.
+    Returns the mask and the distances computed.
     """
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     n_clusters = centers.shape[0]
     farthest = np.argmax(shift)
     largest = shift[farthest]
@@ -113,9 +121,6 @@ def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_n
     center_norms = 2 * half_norms.max()
     needs_scan = np.zeros(n_samples, dtype=np.bool_)
     evaluations = np.zeros(n_blocks, dtype=np.int64)
-    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
-    partial_weights = np.zeros((n_blocks, n_clusters))
-    block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
         scratch = np.empty(n_clusters)
         for i in range(b * block, min((b + 1) * block, n_samples)):
@@ -124,19 +129,92 @@ def _loosen_and_test(X, sample_weight, centers, centers_t, half_norms, squared_n
                 farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
                 scan_here, scratch)
             evaluations[b] += computed
-            if flagged:
-                needs_scan[i] = True
-                continue
-            _loops.accumulate_sample(X, sample_weight, labels, i, partial_sums[b],
-                                     partial_weights[b])
-    return needs_scan, evaluations.sum(), partial_sums, partial_weights
+            needs_scan[i] = flagged
+    return needs_scan, evaluations.sum()
+
+
+@numba.njit(cache=True, parallel=True)
+def _refresh_sums(X, sample_weight, labels, previous, first, block, block_sums, block_weights,
+                  sums, weights):
+    """Bring the kept block sums and the cluster sums up to date with ``labels``.
+
+    In each block, only the clusters that gained or lost a sample since
+    ``previous`` are summed again, from scratch and in row order, so every
+    kept value is bitwise what a full recomputation would give; only the
+    rows of those clusters are read.  The touched clusters are then reduced
+    over the blocks in block order, whatever the thread count.
+    """
+    n_samples = X.shape[0]
+    n_blocks, n_clusters, n_features = block_sums.shape
+    touched = np.zeros((n_blocks, n_clusters), dtype=np.bool_)
+    for b in numba.prange(n_blocks):
+        start, stop = b * block, min((b + 1) * block, n_samples)
+        if first:
+            for k in range(n_clusters):
+                touched[b, k] = True
+        else:
+            for i in range(start, stop):
+                if labels[i] != previous[i]:
+                    touched[b, labels[i]] = True
+                    touched[b, previous[i]] = True
+        refresh = False
+        for k in range(n_clusters):
+            if touched[b, k]:
+                refresh = True
+                block_weights[b, k] = 0.0
+                for j in range(n_features):
+                    block_sums[b, k, j] = 0.0
+        if refresh:
+            for i in range(start, stop):
+                if touched[b, labels[i]]:
+                    _loops.accumulate_sample(X, sample_weight, labels, i, block_sums[b],
+                                             block_weights[b])
+    for k in numba.prange(n_clusters):
+        stale = False
+        for b in range(n_blocks):
+            stale |= touched[b, k]
+        if not stale:
+            continue
+        weights[k] = 0.0
+        for j in range(n_features):
+            sums[k, j] = 0.0
+        for b in range(n_blocks):
+            weights[k] += block_weights[b, k]
+            for j in range(n_features):
+                sums[k, j] += block_sums[b, k, j]
 
 
 @numba.njit(cache=True, nogil=True)
-def _add_rows(X, sample_weight, labels, rows, sums, weights):
-    """Add the given rows to the cluster sums, in row order."""
+def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error_scale, labels,
+                    upper, lower):
+    """Labels and fresh bounds of the scanned ``rows`` from their ``|c|^2/2 - x.c`` values.
+
+    Serial on purpose: it runs between two BLAS products of a scan, and a
+    parallel region there would fight BLAS's spinning threads for the cores.
+    """
+    n_clusters = values.shape[1]
     for r in range(rows.shape[0]):
-        _loops.accumulate_sample(X, sample_weight, labels, rows[r], sums, weights)
+        i = rows[r]
+        best, best_value, second_value = 0, values[r, 0], np.inf
+        for k in range(1, n_clusters):
+            value = values[r, k]
+            if value < best_value:
+                best, best_value, second_value = k, value, best_value
+            elif value < second_value:
+                second_value = value
+        labels[i] = best
+        upper[i] = _distance(X, i, centers, best)
+        # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
+        # so the lower bound stays below the true second-nearest distance.
+        error = error_scale * (squared_norms[i] + center_norms)
+        lower[i] = np.sqrt(max(squared_norms[i] + 2 * second_value - error, 0.0))
+
+
+def cache_block_count(n_samples, n_features, n_clusters, itemsize):
+    """Blocks whose sums are kept: a function of the shape, never of the threads."""
+    by_rows = max(1, n_samples // _MIN_BLOCK_ROWS)
+    by_memory = int(CACHE_SHARE * n_samples * itemsize) // (8 * n_clusters)
+    return max(1, min(by_rows, by_memory))
 
 
 def _error_scale(n_features):
@@ -150,7 +228,10 @@ class BoundedStep:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        The (centred) data of this run; the bounds belong to it.
+        The (centred) data of this run; the bounds and the kept block sums
+        belong to it, and so does the ``sample_weight`` of every call.
+    squared_norms : ndarray of shape (n_samples,), default=None
+        The squared norm of each row of X in float64, when already known.
 
     Attributes
     ----------
@@ -159,45 +240,41 @@ class BoundedStep:
         ``n_clusters``).
     """
 
-    def __init__(self, X):
+    def __init__(self, X, squared_norms=None):
         n_samples = X.shape[0]
         self.labels = np.zeros(n_samples, dtype=np.int32)
         self.upper = np.zeros(n_samples)
         self.lower = np.zeros(n_samples)
-        self.squared_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        self.squared_norms = (np.einsum("ij,ij->i", X, X, dtype=np.float64)
+                              if squared_norms is None else squared_norms)
         self.previous_centers = None
         self.distance_evaluations = 0
+        self._block_sums = None
+        self._block_weights = None
 
     def _scan(self, X, rows, centers, half_norms):
         """Full Lloyd assignment of ``rows``, and fresh bounds for them."""
         n_clusters, n_features = centers.shape
-        center_norms = 2 * half_norms.max()
         everything = rows.size == X.shape[0]
         for part in _blas._chunks(rows.size, n_features, n_clusters):
             # A full scan (the first iteration) reads contiguous rows in place
             # instead of gathering a copy of X.
-            idx = part if everything else rows[part]
-            values = _blas._half_distances(X[idx], centers, half_norms)
-            nearest = values.argmin(axis=1).astype(np.int32)
-            self.labels[idx] = nearest
-            diff = X[idx] - centers[nearest]
-            self.upper[idx] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-            if n_clusters == 1:
-                self.lower[idx] = np.inf
-                continue
-            values[np.arange(values.shape[0]), nearest] = np.inf
-            # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
-            # so the lower bound stays below the true second-nearest distance.
-            x2 = self.squared_norms[idx]
-            second = x2 + 2 * values.min(axis=1)
-            error = _error_scale(n_features) * (x2 + center_norms)
-            self.lower[idx] = np.sqrt(np.maximum(second - error, 0.0))
+            chunk = X[part] if everything else X[rows[part]]
+            values = _blas._half_distances(chunk, centers, half_norms)
+            _settle_scanned(X, rows[part], values, centers, self.squared_norms,
+                            2 * half_norms.max(), _error_scale(n_features), self.labels,
+                            self.upper, self.lower)
         self.distance_evaluations += rows.size * n_clusters
 
-    def __call__(self, X, sample_weight, centers):
+    def _blocks(self, X, n_clusters):
+        n_blocks = cache_block_count(X.shape[0], X.shape[1], n_clusters, X.itemsize)
+        return -(-X.shape[0] // n_blocks), n_blocks
+
+    def assign(self, X, centers):
+        """Lloyd's labels of X for ``centers``, from the bounds; updates them."""
         centers, centers_t, half_norms = _loops.prepared_centers(centers)
         n_clusters, n_features = centers.shape
-        n_blocks = _loops.block_count(X.shape[0], n_features, n_clusters)
+        block, n_blocks = self._blocks(X, n_clusters)
         first = self.previous_centers is None
         if first:
             shift = np.zeros(n_clusters)
@@ -210,23 +287,36 @@ class BoundedStep:
             half_gap = 0.5 * between.min(axis=1) * (1 - _RELATIVE_SLACK)
         scale = np.sqrt(self.squared_norms.max()) + np.sqrt(2 * half_norms.max())
         scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
-        needs_scan, evaluations, partial_sums, partial_weights = _loosen_and_test(
-            X, sample_weight, centers, centers_t, half_norms, self.squared_norms, self.labels,
-            self.upper, self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale,
-            _error_scale(n_features), first, scan_here, n_blocks)
+        needs_scan, evaluations = _loosen_and_test(
+            X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
+            self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale, _error_scale(n_features),
+            first, scan_here, block, n_blocks)
         self.distance_evaluations += int(evaluations)
         self.previous_centers = centers
         rows = np.flatnonzero(needs_scan)
         if rows.size > FULL_SCAN_SHARE * X.shape[0]:
             # The bounds saved little this time: scanning every row in place
             # costs no more than gathering most of them.
-            self._scan(X, np.arange(X.shape[0]), centers, half_norms)
-            sums, weights = _loops.accumulate(X, sample_weight, self.labels, n_clusters, n_blocks)
-        else:
+            rows = np.arange(X.shape[0])
+        if rows.size:
             self._scan(X, rows, centers, half_norms)
-            sums, weights = _loops.reduce_blocks(partial_sums, partial_weights)
-            _add_rows(X, sample_weight, self.labels, rows, sums, weights)
-        return self.labels.copy(), sums, weights
+        return self.labels
+
+    def __call__(self, X, sample_weight, centers):
+        n_clusters, n_features = centers.shape
+        block, n_blocks = self._blocks(X, n_clusters)
+        previous = self.labels.copy()
+        labels = self.assign(X, centers)
+        first = self._block_sums is None
+        if first:
+            self._block_sums = np.zeros((n_blocks, n_clusters, n_features))
+            self._block_weights = np.zeros((n_blocks, n_clusters))
+            self._sums = np.zeros((n_clusters, n_features))
+            self._weights = np.zeros(n_clusters)
+        _refresh_sums(X, sample_weight, labels, previous, first, block, self._block_sums,
+                      self._block_weights, self._sums, self._weights)
+        # Copies: the caller relocates empty clusters in what it is given.
+        return labels.copy(), self._sums.copy(), self._weights.copy()
 
 
 def lloyd_step(X, sample_weight, centers):

@@ -150,7 +150,7 @@ def accumulate_sample(X, sample_weight, labels, i, sums, weights):
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate_block(X, sample_weight, labels, start, stop, sums, weights):
+def accumulate_block(X, sample_weight, labels, start, stop, sums, weights):
     for i in range(start, stop):
         accumulate_sample(X, sample_weight, labels, i, sums, weights)
 
@@ -163,7 +163,7 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     partial_weights = np.zeros((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
-        _accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
+        accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
                           partial_sums[b], partial_weights[b])
     return reduce_blocks(partial_sums, partial_weights)
 
