@@ -137,7 +137,7 @@ def test_hamerly_kept_block_sums_equal_a_fresh_recomputation(n_features, n_clust
 
 def test_centred_copy_is_thread_independent_and_leaves_x_alone():
     from skfast._engines import numba_threads
-    from skfast.cluster._centring import centred_copy
+    from skfast._centring import centred_copy
 
     X = np.random.default_rng(0).normal(5.0, 2.0, (10_000, 7))
     before = X.copy()

@@ -19,6 +19,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skfast._engines import numba_threads
 from skfast.datasets._permutation import make_two_group_data
 from skfast.permutation import PermutationTest
 from skfast.permutation import _numpy as numpy_kernels
@@ -243,6 +244,21 @@ def test_stream_is_independent_of_slicing():
     # 1000 draws among C(20, 7) = 77520 splits repeat about 6 times (99th percentile 13);
     # a stream that reused blocks would repeat hundreds of times.
     assert len({row.tobytes() for row in whole}) > 975
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_compiled_counting_matches_the_numpy_formula(alternative):
+    from skfast.permutation._counting import count_extreme
+
+    rng = np.random.default_rng(0)
+    T = rng.standard_normal((300, 41))
+    threshold = rng.uniform(0.0, 1.5, 41)
+    extremeness = {"two-sided": np.abs(T), "greater": T, "less": -T}[alternative]
+    for n_threads in (1, 2):
+        with numba_threads(n_threads):
+            counts, maxima = count_extreme(T, threshold, alternative, need_max=True)
+        assert np.array_equal(counts, (extremeness >= threshold).sum(axis=0))
+        assert np.array_equal(maxima, extremeness.max(axis=1))
 
 
 def test_exact_stream_enumerates_every_split_once():

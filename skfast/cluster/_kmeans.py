@@ -20,7 +20,7 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engines import Engine, EngineTable, compute_threads, numba_threads
-from ._centring import centred_copy
+from .._centring import centred_copy
 
 # --- engine table -----------------------------------------------------------
 

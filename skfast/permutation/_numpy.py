@@ -5,7 +5,8 @@ For the difference of means the batch's contrast matrix
 and ``0`` otherwise, minus ``1/n0``, gives every statistic of the batch as
 ``T = W @ X``: the talk's streamed ``W_batch @ X``.  Welch's t needs the group
 sums and sums of squares, ``G @ X`` and ``G @ X**2`` with ``G`` the 0/1
-indicator.  Only the ``(batch, n_features)`` block of statistics ever exists.
+indicator.  Only the ``(batch, n_features)`` block of statistics ever exists,
+and it is counted in one compiled pass (:mod:`._counting`).
 
 Every engine module exposes the same three functions with the same
 signatures, :func:`prepare`, :func:`batch_statistic` and :func:`batch_counts`,
@@ -16,6 +17,8 @@ once (which sizes ``batch_size="auto"``).
 from __future__ import annotations
 
 import numpy as np
+
+from ._counting import count_extreme
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
@@ -37,8 +40,9 @@ def prepare(X, X_sq):
     -------
     operands : tuple
     """
-    X_sq_sum = None if X_sq is None else X_sq.sum(axis=0)
-    return X, X_sq, X.sum(axis=0), X_sq_sum
+    if X_sq is None:  # the difference of means needs no sums
+        return X, None, None, None
+    return X, X_sq, X.sum(axis=0), X_sq.sum(axis=0)
 
 
 def statistics(xp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic):
@@ -109,20 +113,16 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     n_features = X.shape[1]
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
-    # Feature tiles keep the (batch, tile) block of statistics in cache for
-    # the comparisons, while each product still reuses a whole batch of
-    # relabellings per column of X.
+    # Feature tiles bound the (batch, tile) block of statistics, while each
+    # product still reuses a whole batch of relabellings per column of X.
     for start in range(0, n_features, FEATURE_TILE):
         tile = slice(start, min(start + FEATURE_TILE, n_features))
-        extremeness = statistics(np, X[:, tile], None if X_sq is None else X_sq[:, tile], S[tile],
-                                 None if Q is None else Q[tile], group1, n_group1,
-                                 var_floor[tile], statistic)
-        if alternative == "two-sided":
-            np.abs(extremeness, out=extremeness)
-        elif alternative == "less":
-            np.negative(extremeness, out=extremeness)
-        exceeds = extremeness >= threshold[tile]
-        counts[tile] = np.add.reduce(exceeds.view(np.uint8), axis=0, dtype=np.int32)
+        statistics_tile = statistics(np, X[:, tile], None if X_sq is None else X_sq[:, tile],
+                                     None if S is None else S[tile], None if Q is None else Q[tile],
+                                     group1, n_group1,
+                                     var_floor[tile], statistic)
+        counts[tile], tile_maxima = count_extreme(statistics_tile, threshold[tile], alternative,
+                                                  need_max)
         if need_max:
-            np.maximum(maxima, extremeness.max(axis=1), out=maxima)
+            np.maximum(maxima, tile_maxima, out=maxima)
     return counts, maxima

@@ -17,7 +17,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engines import Engine, EngineTable, compute_threads, effective_n_threads
+from .._centring import centre_columns
+from .._engines import Engine, EngineTable, compute_threads, effective_n_threads, numba_threads
 from ._stream import STREAM_BLOCK, PermutationStream
 
 __all__ = ["PermutationTest"]
@@ -72,8 +73,9 @@ _ENGINES = EngineTable(
     (
         Engine("reference", "skfast.permutation._reference",
                description="one permutation at a time (the talk's loop)"),
-        Engine("numpy", "skfast.permutation._numpy",
-               description="batched contrast matrix T = W @ X (BLAS)"),
+        Engine("numpy", "skfast.permutation._numpy", compiled_parallel=True,
+               blas_between_regions=True,
+               description="batched contrast matrix T = W @ X (BLAS), compiled counting"),
         Engine("numba", "skfast.permutation._numba", compiled_parallel=True,
                description="compiled dot-product loops, parallel over relabellings (thin X)"),
         Engine("jax", "skfast.permutation._jax", requires=("jax",), extra="jax",
@@ -354,13 +356,14 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     def _prepare_data(self, X, n_group1):
         """Centred float64 copy, its squares, Welch's variance floor and the tie scale."""
         n_samples = X.shape[0]
-        X_centred = np.asarray(X, dtype=np.float64) - np.mean(X, axis=0, dtype=np.float64)
-        constant = np.all(X_centred == X_centred[0], axis=0)
+        with numba_threads(self.n_threads):
+            X_centred, constant, squares = centre_columns(X)
         # Exact zeros make every statistic of a constant feature exactly 0 in
         # every engine; a rounded mean would leave dust that engines round differently.
-        X_centred[:, constant] = 0.0
+        if constant.any():
+            X_centred[:, constant] = 0.0
         group_factor = 1.0 / n_group1 + 1.0 / (n_samples - n_group1)
-        null_var = np.einsum("ij,ij->j", X_centred, X_centred) / n_samples * group_factor
+        null_var = squares / n_samples * group_factor
         # A constant feature's statistics are all exactly 0 whatever the floor.
         var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
         if self.statistic == "welch_t":

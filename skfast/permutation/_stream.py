@@ -23,7 +23,7 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 #: Relabellings per independently seeded block of the random stream.  Part of
 #: the stream's definition: changing it changes which relabellings a seed gives.
@@ -70,24 +70,23 @@ class PermutationStream:
         """Relabellings ``start`` to ``stop - 1`` as a C-contiguous float64 matrix."""
         if self.exact:
             return self._ranked_splits(start, stop)
-        rows = np.empty((stop - start, self.group1.size))
-        for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1):
-            block_start = block * STREAM_BLOCK
-            first, last = max(start, block_start), min(stop, block_start + STREAM_BLOCK)
-            if last - first == STREAM_BLOCK:  # a whole block: shuffle in place
-                self._random_block(block, rows[first - start:last - start])
-            else:
-                whole = np.empty((STREAM_BLOCK, self.group1.size))
-                self._random_block(block, whole)
-                rows[first - start:last - start] = whole[first - block_start:last - block_start]
+        n_samples, n_group1 = self.group1.size, int(self.group1.sum())
+        first_block, last_block = start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK
+        # Row r of the stream depends only on row r of its block's uniforms.
+        uniforms = np.concatenate([self._block_uniforms(block)
+                                   for block in range(first_block, last_block + 1)])
+        offset = first_block * STREAM_BLOCK
+        rows = np.empty((stop - start, n_samples))
+        _draw_groups(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
+                     uniforms[start - offset:stop - offset], rows)
         return rows
 
-    def _random_block(self, block, out):
+    def _block_uniforms(self, block):
+        """One uniform per member of the smaller group, for every row of ``block``."""
         n_samples, n_group1 = self.group1.size, int(self.group1.sum())
-        n_drawn = min(n_group1, n_samples - n_group1)
         seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
-        uniforms = np.random.default_rng(seed).random((STREAM_BLOCK, n_drawn))
-        _draw_groups(n_samples, float(n_drawn == n_group1), uniforms, out)
+        return np.random.default_rng(seed).random((STREAM_BLOCK,
+                                                   min(n_group1, n_samples - n_group1)))
 
     def _ranked_splits(self, start, stop):
         # Walk the candidates in order: a row takes candidate i when its rank
@@ -109,18 +108,20 @@ class PermutationStream:
         return rows
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _draw_groups(n_samples, drawn_label, uniforms, rows):
     # A partial Fisher-Yates shuffle per row: only the smaller group's members
     # are drawn (one uniform each), uniformly among all subsets of that size.
     # Compiled, with the uniforms drawn in bulk, this is several times faster
     # than Generator.permuted, which matters when n_features is small.
+    # Rows are independent: parallel over rows, the result is the same.
     n_drawn = uniforms.shape[1]
-    order = np.empty(n_samples, dtype=np.int64)
-    for r in range(rows.shape[0]):
+    for r in prange(rows.shape[0]):
+        order = np.empty(n_samples, dtype=np.int64)
         for i in range(n_samples):
             order[i] = i
-        rows[r] = 1.0 - drawn_label
+        for i in range(n_samples):
+            rows[r, i] = 1.0 - drawn_label
         for i in range(n_drawn):
             # min(): u * (n - i) can round up to n - i when u is within 2**-53 of 1.
             j = i + min(int(uniforms[r, i] * (n_samples - i)), n_samples - i - 1)

@@ -1,0 +1,108 @@
+"""Centred working copies of X, made in two parallel passes.
+
+``KMeans`` centres its data (``X - X.mean(axis=0)``) so that the
+``|c|^2/2 - x.c`` identity stays accurate for data far from the origin, and
+the permutation test centres every feature so that its statistics carry no
+offset.  Here the column means and the copy come from compiled passes over
+fixed blocks of rows, reduced in block order: the result does not depend on
+the thread count.  The second pass also yields what each caller needs next,
+which numpy would compute in further passes over X:
+
+- :func:`centred_copy` (k-means): each row's squared norm, which the bounds
+  of the hamerly engine need and whose total gives scikit-learn's tolerance
+  (the mean feature variance);
+- :func:`centre_columns` (permutation test): each column's sum of squares
+  and whether the column is constant.
+"""
+
+import numba
+import numpy as np
+
+_BLOCK_ROWS = 4096
+
+
+@numba.njit(cache=True, parallel=True)
+def _column_sums(X, block, n_blocks):
+    n_samples, n_features = X.shape
+    partial = np.zeros((n_blocks, n_features))
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            for j in range(n_features):
+                partial[b, j] += X[i, j]
+    sums = np.zeros(n_features)
+    for b in range(n_blocks):
+        for j in range(n_features):
+            sums[j] += partial[b, j]
+    return sums
+
+
+@numba.njit(cache=True, parallel=True)
+def _subtract(X, mean, out, squared_norms, block, n_blocks):
+    n_samples, n_features = X.shape
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            acc = 0.0
+            for j in range(n_features):
+                out[i, j] = X[i, j] - mean[j]
+                acc += np.float64(out[i, j]) ** 2
+            squared_norms[i] = acc
+
+
+def centred_copy(X):
+    """``X - mean`` as a new C-contiguous array of X's dtype.
+
+    Returns
+    -------
+    X_centred : ndarray of shape (n_samples, n_features)
+    mean : ndarray of shape (n_features,)
+        Column means, summed in float64 and stored in X's dtype.
+    squared_norms : ndarray of shape (n_samples,)
+        Squared Euclidean norm of each centred row, in float64.
+    mean_variance : float
+        Mean over features of the (population) variance of each column.
+    """
+    n_samples = X.shape[0]
+    n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
+    block = -(-n_samples // n_blocks)
+    mean = (_column_sums(X, block, n_blocks) / n_samples).astype(X.dtype)
+    out = np.empty_like(X, order="C")
+    squared_norms = np.empty(n_samples)
+    _subtract(X, mean, out, squared_norms, block, n_blocks)
+    return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
+
+
+@numba.njit(cache=True, parallel=True)
+def _subtract_columns(X, mean, out, block, n_blocks):
+    n_samples, n_features = X.shape
+    squares = np.zeros((n_blocks, n_features))
+    varies = np.zeros((n_blocks, n_features), dtype=np.bool_)
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            for j in range(n_features):
+                value = np.float64(X[i, j]) - mean[j]
+                out[i, j] = value
+                squares[b, j] += value * value
+                varies[b, j] |= value != np.float64(X[0, j]) - mean[j]
+    return squares, varies
+
+
+def centre_columns(X):
+    """``X - mean`` as a new C-contiguous float64 array, with column summaries.
+
+    Returns
+    -------
+    X_centred : ndarray of shape (n_samples, n_features), float64
+    constant : ndarray of shape (n_features,), bool
+        Columns whose centred values are all equal.
+    squares : ndarray of shape (n_features,)
+        Sum of the squared centred values of each column.
+    """
+    n_samples = X.shape[0]
+    n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
+    block = -(-n_samples // n_blocks)
+    mean = _column_sums(X, block, n_blocks) / n_samples
+    out = np.empty(X.shape)
+    squares, varies = _subtract_columns(X, mean, out, block, n_blocks)
+    # Reduced here in block order (numba would parallelise a reduction
+    # inside the kernel, and its rounding would follow the thread count).
+    return out, ~varies.any(axis=0), squares.sum(axis=0)
