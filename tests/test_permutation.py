@@ -261,6 +261,40 @@ def test_compiled_counting_matches_the_numpy_formula(alternative):
         assert np.array_equal(maxima, extremeness.max(axis=1))
 
 
+@pytest.mark.parametrize("scale", [1e-36, 1.0, 1e20])
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_single_precision_products_give_the_double_precision_counts(scale, alternative):
+    """The float32 product's error bound holds, and the checked counts are float64's.
+
+    Thresholds are put right at the statistics' values (plus the tie
+    tolerance), so that many entries fall inside the margin and are
+    recomputed in float64.
+    """
+    rng = np.random.default_rng(1)
+    n_samples, n_features, n_group1 = 61, 37, 23
+    X = rng.standard_t(2, (n_samples, n_features)) * scale
+    X -= X.mean(axis=0)
+    group1 = PermutationStream(np.r_[np.ones(n_group1), np.zeros(n_samples - n_group1)], 400,
+                               exact=False, entropy=7).rows(0, 400)
+    operands = numpy_kernels.prepare(X, None)
+    assert operands[-1] is not None
+    X32, abs_sums, _ = operands[-1]
+    n_group0 = n_samples - n_group1
+    contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
+    exact = contrast @ X
+    rough = (contrast.astype(np.float32) @ X32).astype(np.float64)
+    k = n_samples + 4
+    bound = ((k * 2.0**-24 / (1 - k * 2.0**-24)) * max(1 / n_group1, 1 / n_group0) * abs_sums
+             + 4 * k * 2.0**-149)
+    assert np.all(np.abs(rough - exact) <= bound)
+    extremeness = {"two-sided": np.abs(exact), "greater": exact, "less": -exact}[alternative]
+    threshold = extremeness[rng.integers(0, 400, n_features), np.arange(n_features)]
+    threshold -= TIE_RTOL * np.abs(threshold)
+    counts, _ = numpy_kernels.batch_counts(operands, group1, n_group1, threshold, None,
+                                           "mean_diff", alternative, need_max=False)
+    assert np.array_equal(counts, (extremeness >= threshold).sum(axis=0))
+
+
 def test_exact_stream_enumerates_every_split_once():
     group1 = np.r_[np.ones(4), np.zeros(5)]
     stream = PermutationStream(group1, 126, exact=True)

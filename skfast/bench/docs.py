@@ -22,8 +22,9 @@ a block (the idea of the HMA paper's ``check_paper_numbers.py``).
 The results are ``benchmarks/results/bench.json`` (written by ``python -m
 skfast.bench``) when present; any section it lacks falls back to the file of
 the single-benchmark script (``kmeans.json``, ``kmeans_recovery.json``,
-``permutation.json``, ``hma.json``).  The generated text names the file it
-came from.
+``permutation.json``, ``hma.json``; the PermutationTest calibration has no
+such script and lives in the report only).  The generated text names the
+file it came from.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ BENCH_JSON = RESULTS_DIR / "bench.json"
 BLOCK_SECTIONS = {
     "kmeans": ("kmeans",),
     "kmeans-recovery": ("kmeans_recovery",),
+    "permutation-calibration": ("calibration",),
     "permutation": ("permutation",),
     "hma": ("hma",),
     "auto": ("kmeans", "permutation", "hma"),
@@ -58,7 +60,7 @@ LEGACY = {
     "permutation": ("benchmarks/permutation.py", "permutation.json"),
     "hma": ("benchmarks/hma.py", "hma.json"),
 }
-REPORT_SECTIONS = ("kmeans", "permutation", "hma", "kmeans_recovery")
+REPORT_SECTIONS = ("kmeans", "permutation", "hma", "kmeans_recovery", "calibration")
 
 
 # --- results ---------------------------------------------------------------------------
@@ -216,6 +218,52 @@ def _recovery(sources):
     return parts
 
 
+def _calibration(sources):
+    src = sources["calibration"]
+    s = src.section
+    null, fwer, power = s["null"], s["maxT"], s["power"]
+    conf = f"{100 * s['confidence']:.0f}%"
+    yes = {True: "yes", False: "**no**"}
+
+    def band(values, fmt):
+        return f"{values[0]:{fmt}} to {values[1]:{fmt}}"
+
+    parts = [
+        f"`PermutationTest` (`engine=\"auto\"`, fixed seeds) on simulated data whose answer is "
+        f"known (`{src.script}`, {src.cite}). Null calibration: the share of "
+        f"{null['n_features']:,} null features rejected at `alpha = {s['alpha']}`, n = "
+        f"{null['n_samples']}, R = {null['n_permutations']:,}, with the {conf} binomial band for "
+        f"{null['n_features']:,} features and the Kolmogorov-Smirnov p-value of the p-values "
+        f"against the uniform law:",
+        Table(["statistic", "noise", "groups", "rejected", f"{conf} band", "KS p", "in band"],
+              [[f"`{r['statistic']}`", r["distribution"], f"{r['n_group1']}/{r['n_group0']}",
+                f"{r['rejection_rate']:.4f}", band(r["band"], ".4f"), f"{r['ks_pvalue']:.3f}",
+                yes[r["in_band"]]] for r in null["rows"]]),
+        f"`correction=\"maxT\"`: family-wise error rate (any of {fwer['n_features']} null "
+        f"features rejected) over {fwer['n_sets']:,} null data sets, n = {fwer['n_samples']}, "
+        f"R = {fwer['n_permutations']:,}, and the rate without correction:",
+        Table(["statistic", "noise", "FWER, maxT", f"{conf} band", "FWER, uncorrected",
+               "in band"],
+              [[f"`{r['statistic']}`", r["distribution"], f"{r['fwer']:.3f}",
+                band(r["band"], ".3f"), f"{r['fwer_uncorrected']:.3f}", yes[r["in_band"]]]
+               for r in fwer["rows"]]),
+        f"Power: the share of {power['n_features']:,} features shifted by `effect` noise "
+        f"standard deviations that are rejected (`{power['statistic']}`, {power['distribution']} "
+        f"noise, {power['n_group1']}/{power['n_samples'] - power['n_group1']}, R = "
+        f"{power['n_permutations']:,}, the same noise for every effect), against the power of "
+        f"the two-sample t-test:",
+        Table(["effect (sd)", "rejected", "t-test power", f"{conf} band", "in band"],
+              [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
+                band(r["band"], ".3f"), yes[r["in_band"]]] for r in power["rows"]]),
+    ]
+    summary = s["summary"]
+    parts.append(f"**{summary['n_in_band']} of {summary['n_entries']}** entries inside their "
+                 f"{conf} band; power "
+                 + ("rises with the effect." if summary["power_rising"]
+                    else "does **not** rise with the effect!"))
+    return parts
+
+
 def _permutation(sources):
     src = sources["permutation"]
     s = src.section
@@ -247,7 +295,10 @@ def _permutation(sources):
         memory + f". At n = {g['n_samples']:,}, p = {g['n_features']:,}, R = "
         f"{g['n_permutations']:,} the numpy engine sustains {g['gflops_median']:.1f} GFLOP/s, "
         f"**{100 * g['fraction_of_peak_median']:.0f}%** of this machine's float64 GEMM peak "
-        f"measured around it" + (f" (target {100 * target:.0f}%)." if target else "."))
+        f"measured around it" + (f" (target {100 * target:.0f}%)" if target else "")
+        + ("" if "fraction_of_float32_peak_median" not in g else
+           f"; its products run in float32, checked to float64, at "
+           f"{100 * g['fraction_of_float32_peak_median']:.0f}% of the float32 peak") + ".")
     by_p = {}
     for cell in s["grid"]["cells"]:
         by_p.setdefault(cell["n_features"], []).append(cell["winner"])
@@ -327,7 +378,8 @@ def _auto(sources):
     return parts
 
 
-GENERATORS = {"kmeans": _kmeans, "kmeans-recovery": _recovery, "permutation": _permutation,
+GENERATORS = {"kmeans": _kmeans, "kmeans-recovery": _recovery,
+              "permutation-calibration": _calibration, "permutation": _permutation,
               "hma": _hma, "auto": _auto}
 
 

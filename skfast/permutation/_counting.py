@@ -60,3 +60,72 @@ def count_extreme(T, threshold, alternative, need_max):
     partial, maxima = _count(np.ascontiguousarray(T), np.ascontiguousarray(threshold),
                              ALTERNATIVE_SIGN[alternative], need_max, n_blocks)
     return partial.sum(axis=0), maxima
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _single_precision_copy(X, n_blocks):
+    n_samples, n_features = X.shape
+    X32 = np.empty((n_samples, n_features), dtype=np.float32)
+    partial = np.zeros((n_blocks, n_features))
+    block = -(-n_samples // n_blocks)
+    for b in prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            for j in range(n_features):
+                X32[i, j] = X[i, j]
+                partial[b, j] += abs(X[i, j])
+    return X32, partial
+
+
+def single_precision_copy(X):
+    """``X`` rounded to float32, and the float64 sum of ``|X|`` of each column."""
+    n_blocks = max(1, -(-X.shape[0] // 4096))
+    X32, partial = _single_precision_copy(X, n_blocks)
+    return X32, partial.sum(axis=0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _count_checked(T32, W, XT, column, low, high, threshold, sign, n_blocks):
+    n_rows, n_features = T32.shape
+    n_samples = W.shape[1]
+    partial = np.zeros((n_blocks, n_features), dtype=np.int64)
+    block = -(-n_rows // n_blocks)
+    for b in prange(n_blocks):
+        counts = partial[b]
+        for r in range(b * block, min((b + 1) * block, n_rows)):
+            # A branch-free pass (it vectorises) settles every entry outside
+            # [low, high); the rare row holding others gets a second look.
+            first, last = n_features, -1
+            for j in range(n_features):
+                value = np.float64(T32[r, j])
+                extremeness = abs(value) if sign == 0.0 else sign * value
+                counts[j] += extremeness >= high[j]
+                unsettled = (extremeness >= low[j]) & (extremeness < high[j])
+                first = min(first, j if unsettled else n_features)
+                last = max(last, j if unsettled else -1)
+            for j in range(first, last + 1):
+                value = np.float64(T32[r, j])
+                extremeness = abs(value) if sign == 0.0 else sign * value
+                if extremeness >= low[j] and extremeness < high[j]:
+                    # Too close to call in single precision: the float64 dot.
+                    exact = 0.0
+                    for i in range(n_samples):
+                        exact += W[r, i] * XT[column + j, i]
+                    counts[j] += (abs(exact) if sign == 0.0 else sign * exact) >= threshold[j]
+    return partial
+
+
+def count_extreme_checked(T32, W, XT, column, threshold, margin, alternative):
+    """:func:`count_extreme` of a single-precision product, exact to double precision.
+
+    ``T32`` approximates ``W @ XT[column:column + n_features].T`` within
+    ``margin`` per feature (``XT`` is the data transposed, so that a
+    feature's values are contiguous).  Entries whose extremeness is further than
+    ``margin`` from the threshold are decided by ``T32``; the few others are
+    recomputed as float64 dot products of ``W`` and ``X``.  The counts are
+    those of the double-precision product.
+    """
+    n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
+    threshold = np.ascontiguousarray(threshold)
+    partial = _count_checked(T32, W, XT, column, threshold - margin, threshold + margin, threshold,
+                             ALTERNATIVE_SIGN[alternative], n_blocks)
+    return partial.sum(axis=0)
