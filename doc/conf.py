@@ -69,26 +69,6 @@ sphinx_gallery_conf = {
     "reference_url": {"skfast": None},
 }
 
-# sphinx-gallery requires a header file in the examples directory
-# (examples/GALLERY_HEADER.rst).  Until examples/ has one, the gallery's
-# header is _templates/gallery_header.rst; once it exists, it is used and this
-# fallback does nothing.
-_EXAMPLES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "examples"))
-_HEADER_NAMES = ("GALLERY_HEADER.rst", "GALLERY_HEADER.txt", "README.rst", "README.txt")
-if not any(os.path.isfile(os.path.join(_EXAMPLES, name)) for name in _HEADER_NAMES):
-    import sphinx_gallery.gen_rst as _sg_gen_rst
-
-    _sg_find_header = _sg_gen_rst._get_gallery_header
-    _FALLBACK_HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                    "_templates", "gallery_header.rst")
-
-    def _get_gallery_header(dir_, gallery_conf, raise_error=True):
-        if os.path.abspath(dir_) == _EXAMPLES:
-            return _sg_find_header(dir_, gallery_conf, raise_error=False) or _FALLBACK_HEADER
-        return _sg_find_header(dir_, gallery_conf, raise_error=raise_error)
-
-    _sg_gen_rst._get_gallery_header = _get_gallery_header
-
 # -- HTML --------------------------------------------------------------------
 
 html_theme = "pydata_sphinx_theme"
@@ -106,6 +86,7 @@ html_show_sourcelink = False
 
 
 # -- skip scikit-learn's metadata-routing plumbing ----------------------------
+
 
 def _skip_metadata_routing(app, what, name, obj, skip, options):
     """Leave out ``set_*_request``, ``get_metadata_routing`` and ``set_output``.
