@@ -84,9 +84,10 @@ def single_precision_copy(X):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _count_checked(T32, W, XT, column, low, high, threshold, sign, n_blocks):
+def _count_checked(T32, group1, weight1, weight0, XT, column, low, high, threshold, sign,
+                   n_blocks):
     n_rows, n_features = T32.shape
-    n_samples = W.shape[1]
+    n_samples = group1.shape[1]
     partial = np.zeros((n_blocks, n_features), dtype=np.int64)
     block = -(-n_rows // n_blocks)
     for b in prange(n_blocks):
@@ -109,23 +110,37 @@ def _count_checked(T32, W, XT, column, low, high, threshold, sign, n_blocks):
                     # Too close to call in single precision: the float64 dot.
                     exact = 0.0
                     for i in range(n_samples):
-                        exact += W[r, i] * XT[column + j, i]
+                        exact += (group1[r, i] * weight1 - weight0) * XT[column + j, i]
                     counts[j] += (abs(exact) if sign == 0.0 else sign * exact) >= threshold[j]
     return partial
 
 
-def count_extreme_checked(T32, W, XT, column, threshold, margin, alternative):
+def count_extreme_checked(T32, group1, weight1, weight0, XT, column, threshold, margin,
+                          alternative):
     """:func:`count_extreme` of a single-precision product, exact to double precision.
 
     ``T32`` approximates ``W @ XT[column:column + n_features].T`` within
-    ``margin`` per feature (``XT`` is the data transposed, so that a
-    feature's values are contiguous).  Entries whose extremeness is further than
-    ``margin`` from the threshold are decided by ``T32``; the few others are
-    recomputed as float64 dot products of ``W`` and ``X``.  The counts are
-    those of the double-precision product.
+    ``margin`` per feature, where ``W = group1 * weight1 - weight0`` is the
+    contrast matrix and ``XT`` the data transposed (a feature's values are
+    contiguous).  Entries whose extremeness is further than ``margin`` from
+    the threshold are decided by ``T32``; the few others are recomputed as
+    float64 dot products with ``W`` formed as above.  The counts are those
+    of the double-precision product.
     """
     n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
     threshold = np.ascontiguousarray(threshold)
-    partial = _count_checked(T32, W, XT, column, threshold - margin, threshold + margin, threshold,
-                             ALTERNATIVE_SIGN[alternative], n_blocks)
+    partial = _count_checked(T32, group1, weight1, weight0, XT, column, threshold - margin,
+                             threshold + margin, threshold, ALTERNATIVE_SIGN[alternative],
+                             n_blocks)
     return partial.sum(axis=0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def single_contrast(group1, weight1, weight0):
+    """``group1 * weight1 - weight0`` rounded to float32, without the float64 matrix."""
+    n_rows, n_samples = group1.shape
+    contrast = np.empty((n_rows, n_samples), dtype=np.float32)
+    for r in prange(n_rows):
+        for i in range(n_samples):
+            contrast[r, i] = group1[r, i] * weight1 - weight0
+    return contrast

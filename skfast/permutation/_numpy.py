@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._counting import count_extreme, count_extreme_checked, single_precision_copy
+from ._counting import (count_extreme, count_extreme_checked, single_contrast,
+                        single_precision_copy)
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
@@ -166,14 +167,14 @@ def _checked_single_counts(X, X32, abs_sums, XT, group1, n_group1, threshold, al
     """
     n_samples, n_features = X.shape
     n_group0 = n_samples - n_group1
-    contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
-    contrast32 = contrast.astype(np.float32)
+    weight1, weight0 = 1.0 / n_group1 + 1.0 / n_group0, 1.0 / n_group0
+    contrast32 = single_contrast(group1, weight1, weight0)
     k = n_samples + 4
     gamma = k * _U32 / (1 - k * _U32) + k * _U64 / (1 - k * _U64)
     margin = 1.01 * gamma * max(1.0 / n_group1, 1.0 / n_group0) * abs_sums + 4 * k * _ETA32
     counts = np.empty(n_features, dtype=np.int64)
     for start in range(0, n_features, FEATURE_TILE):
         tile = slice(start, min(start + FEATURE_TILE, n_features))
-        counts[tile] = count_extreme_checked(contrast32 @ X32[:, tile], contrast, XT, start,
-                                             threshold[tile], margin[tile], alternative)
+        counts[tile] = count_extreme_checked(contrast32 @ X32[:, tile], group1, weight1, weight0,
+                                             XT, start, threshold[tile], margin[tile], alternative)
     return counts
