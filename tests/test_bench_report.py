@@ -68,3 +68,68 @@ def test_only_merges_into_an_existing_report(tmp_path, monkeypatch):
     assert written["kmeans"] == kept and written["charts"] == {"kmeans": "bench_kmeans.png"}
     assert written["kmeans_recovery"]["rows"] == section["rows"]
     assert written["machine"]["cores"] >= 1 and document["mode"] == "smoke"
+
+
+def _calibration_section(mode="smoke"):
+    """A calibration section of the shape ``calibration.run`` returns (made up, no test run)."""
+    band = [0.04, 0.06]
+    return {
+        "mode": mode, "alpha": 0.05, "confidence": 0.99,
+        "null": {"n_samples": 40, "n_features": 2000, "n_permutations": 999, "rows": [
+            {"statistic": "mean_diff", "distribution": "normal", "n_group1": 20, "n_group0": 20,
+             "seed": 7, "engine": "numpy", "rejection_rate": 0.0515, "ks_pvalue": 0.42,
+             "band": band, "in_band": True},
+            {"statistic": "welch_t", "distribution": "t3", "n_group1": 12, "n_group0": 28,
+             "seed": 8, "engine": "numpy", "rejection_rate": 0.0675, "ks_pvalue": 0.01,
+             "band": band, "in_band": False}]},
+        "maxT": {"n_samples": 40, "n_sets": 500, "n_features": 50, "n_permutations": 499,
+                 "rows": [{"statistic": "welch_t", "distribution": "t3", "seeds": [0, 499],
+                           "engine": "numba", "fwer": 0.046, "fwer_uncorrected": 0.918,
+                           "band": [0.03, 0.072], "in_band": True}]},
+        "power": {"n_samples": 40, "n_group1": 20, "n_features": 1000, "n_permutations": 999,
+                  "statistic": "mean_diff", "distribution": "normal", "seed": 11, "rising": True,
+                  "rows": [{"effect": e, "engine": "numpy", "power": p, "t_test_power": p,
+                            "band": [p - 0.02, p + 0.02], "in_band": True}
+                           for e, p in ((0.0, 0.05), (0.5, 0.337), (1.0, 0.869))]},
+        "summary": {"n_entries": 6, "n_in_band": 5, "power_rising": True},
+    }
+
+
+def test_calibration_section_report_and_block(tmp_path, monkeypatch):
+    """``--only calibration`` writes the ``calibration`` section; its table and doc block render."""
+    from skfast.bench import calibration
+
+    assert "calibration" in _cli.BENCHMARKS and "permutation-calibration" in docs.BLOCK_NAMES
+    output = tmp_path / "bench.json"
+    monkeypatch.setattr(calibration, "run", lambda mode, progress=None: _calibration_section(mode))
+    _cli.run_report("smoke", ["calibration"], output, _common.Progress(enabled=False),
+                    ["--only", "calibration"])
+    document = _cli.load_document(output)
+    assert document["calibration"]["null"]["rows"][0]["rejection_rate"] == 0.0515
+    text = _cli.report_text(document)
+    assert "0.0515" in text and "NO" in text and "5 of 6 entries" in text
+
+    sources = docs.load_results(output, fallback=False)
+    md = docs.render("permutation-calibration", sources, "md")
+    assert "| `welch_t` | t3 | 12/28 | 0.0675 | 0.0400 to 0.0600 | 0.010 | **no** |" in md
+    assert "**5 of 6** entries" in md and "(smoke run)" in md
+    rst = docs.render("permutation-calibration", sources, "rst")
+    assert ".. list-table::" in rst and "``welch_t``" in rst
+    page = tmp_path / "page.rst"
+    page.write_text(".. BEGIN bench:permutation-calibration\n.. END bench:permutation-calibration\n")
+    changed, problems = docs.update([page], sources)
+    assert changed and not problems
+    assert docs.check([page], sources) == [] and "0.0675" in page.read_text()
+
+
+def test_calibration_bands():
+    from scipy import stats
+
+    from skfast.bench import calibration
+
+    low, high = calibration.binomial_band(0.05, 2000)
+    assert low < 0.05 < high
+    assert stats.binom.cdf(high * 2000, 2000, 0.05) >= 0.995
+    assert calibration.t_test_power(0.0, 20, 20) == pytest.approx(0.05)
+    powers = [calibration.t_test_power(e, 20, 20) for e in calibration.EFFECTS]
+    assert powers == sorted(powers) and 0.8 < powers[-1] < 0.95

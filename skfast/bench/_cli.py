@@ -1,11 +1,12 @@
 """``python -m skfast.bench``: the benchmark report, and the documentation's numbers.
 
-Runs the FastKMeans, PermutationTest and HMASweep benchmarks (and the
-k-means recovery check), each gating every engine on equivalence before it
-times anything, prints one comparison table per estimator and an
-``engine="auto"`` vs fastest-engine table, and writes one JSON report with PNG
-charts beside it.  ``--update-docs`` / ``--check-docs`` regenerate or verify
-the ``bench:NAME`` blocks of README.md and doc/*.rst from the committed results.
+Runs the FastKMeans, PermutationTest and HMASweep benchmarks, each gating
+every engine on equivalence before it times anything, and the statistical
+checks (k-means recovery, PermutationTest calibration); prints one
+comparison table per estimator, an ``engine="auto"`` vs fastest-engine table
+and the checks' tables, and writes one JSON report with PNG charts beside
+it.  ``--update-docs`` / ``--check-docs`` regenerate or verify the
+``bench:NAME`` blocks of README.md and doc/*.rst from the committed results.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ BENCHMARKS = {
     "permutation": ("permutation", "permutation"),
     "hma": ("hma", "hma"),
     "recovery": ("recovery", "kmeans_recovery"),
+    "calibration": ("calibration", "calibration"),
 }
 SCHEMA_VERSION = 1
 
