@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfast import FastKMeans
 from skfast._engines import Engine, EngineTable
-from skfast.cluster._kmeans import AUTO_NUMBA_MAX_WORK, _ENGINES
+from skfast.cluster._kmeans import AUTO_NUMBA_MAX_CLUSTERS, _ENGINES
 from skfast.datasets import KMEANS_SCENARIOS, make_kmeans_scenario
 from skfast.utils._testing import assert_engines_agree, assert_fitted_equal, engine_params
 
@@ -253,13 +253,15 @@ def test_engine_recorded(engine):
     ((200_000, 2, 100), "hamerly"),
     ((100_000, 64, 256), "hamerly"),
     ((1_000_000, 256, 50), "hamerly"),
+    ((100_000, 128, 4), "numba"),
+    ((100_000, 2, 16), "hamerly"),
 ])
 def test_auto_follows_the_documented_rule(shape, expected):
     n_samples, n_features, n_clusters = shape
     chosen = _ENGINES.resolve("auto", n_samples=n_samples, n_features=n_features,
                               n_clusters=n_clusters, algorithm="lloyd")
     assert chosen.name == expected
-    assert (n_features * n_clusters <= AUTO_NUMBA_MAX_WORK) == (expected == "numba")
+    assert (n_clusters <= AUTO_NUMBA_MAX_CLUSTERS) == (expected == "numba")
     assert _ENGINES.resolve("auto", n_samples=10, n_features=2, n_clusters=2,
                             algorithm="hamerly").name == "hamerly"
 

@@ -25,22 +25,24 @@ from .._centring import centred_copy
 # --- engine table -----------------------------------------------------------
 
 # Measured on the 2-core benchmark machine (benchmarks/kmeans_crossover.py,
-# benchmarks/results/kmeans_crossover.json, 100k samples): the fused numba pass
-# wins while n_features x n_clusters <= 128; from 512 up the bounds skip
-# enough scans that the hamerly engine wins (up to 3.3x at d=32, K=64), and at
-# d=128, K=4..16 the two are within 3%.  The numpy engine never won a cell.
-AUTO_NUMBA_MAX_WORK = 128  # n_features * n_clusters
+# benchmarks/results/kmeans_crossover.json: 100k samples, d in {2, 8, 32, 128},
+# K in {4, 16, 64, 256}, 20 Lloyd iterations): the fused numba pass wins every
+# cell with K = 4 (by 1.1-1.6x: with so few centres the bounds skip little);
+# the hamerly engine wins every cell from K = 16 up (by up to 6.8x at d=128,
+# K=64; 1.08x at d=8, K=16, the closest).  The threshold sits between, at the
+# numba kernel's own "few clusters" form (K <= 8).  The numpy engine never won.
+AUTO_NUMBA_MAX_CLUSTERS = 8
 
 
 def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
     """Pick the engine for ``engine="auto"`` from the data shape.
 
     ``algorithm="hamerly"`` (or ``"elkan"``) runs on the hamerly engine.
-    Otherwise the fused numba loop when ``n_features * n_clusters <=
-    AUTO_NUMBA_MAX_WORK`` (loop-shaped work), and Hamerly's bounds with BLAS
-    scans above it, where each skipped scan saves a dense distance row.
+    Otherwise the fused numba loop for few clusters (``n_clusters <=
+    AUTO_NUMBA_MAX_CLUSTERS``), where the bounds can skip little, and
+    Hamerly's bounds above, where each skipped scan saves a row of distances.
     """
-    if algorithm == "hamerly" or n_features * n_clusters > AUTO_NUMBA_MAX_WORK:
+    if algorithm == "hamerly" or n_clusters > AUTO_NUMBA_MAX_CLUSTERS:
         return "hamerly"
     return "numba"
 
@@ -189,9 +191,9 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         with ``KMeans`` and does the same.  With ``"lloyd"``, ``engine="auto"``
         may still choose the bounds where the shape favours them.
     engine : {"auto", "reference", "numpy", "numba", "jax", "hamerly"}, default="auto"
-        Compute engine.  ``"auto"`` picks numba's fused loop for loop-shaped
-        work (``n_features * n_clusters <= 128``) and the hamerly engine
-        (bounds, with BLAS for the remaining scans) above.  See
+        Compute engine.  ``"auto"`` picks numba's fused loop for few
+        clusters (``n_clusters <= 8``) and the hamerly engine (bounds, with
+        BLAS or loops for the remaining scans) above.  See
         :attr:`engine_` for the engine that ran.
     n_threads : int or None, default=None
         Threads for BLAS or numba during fit and predict; None uses every core.
