@@ -367,7 +367,10 @@ def _auto(sources):
         f"`engine=\"auto\"` against the fastest engine measured in the same run, on every shape "
         f"of the three benchmark grids ({', '.join(files)}): within "
         f"{100 * (AUTO_TOLERANCE - 1):.0f}% on **{ok} of {len(entries)}** shapes, worst ratio "
-        f"{worst['ratio']:.2f} ({names[worst['estimator']]}, {worst['shape_label']}).",
+        f"{worst['ratio']:.2f} ({names[worst['estimator']]}, {worst['shape_label']}). "
+        f"On the permutation grid, auto and the cell's fastest engine are timed alternately "
+        f"and compared by the median of the paired ratios (auto's time shown is that ratio "
+        f"times the fastest engine's median), since single runs drift with the machine's load.",
         Table(["estimator", "shape", "auto picks", "fastest", "auto (s)", "fastest (s)",
                "auto / fastest"], rows),
     ]

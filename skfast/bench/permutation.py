@@ -264,6 +264,16 @@ def grid(n, features, permutations, repeats, progress=None):
             timing["gflops"] = 2.0 * work / timing["wall_s"] / 1e9
             timing["engine"] = test.engine_
             cell["auto_timing"] = timing
+            # Head to head: engine="auto" and the cell's winner alternately, so
+            # that both see the same machine (single runs of big cells drift).
+            winner = PermutationTest(R, random_state=0, engine=cell["winner"])
+            pairs = 9 if timing["wall_s"] < 0.2 else 5 if timing["wall_s"] < 2.5 else 3
+            auto_walls, winner_walls = [], []
+            for _ in range(pairs):
+                auto_walls.append(timed_call(lambda: test.fit(X, y))[0])
+                winner_walls.append(timed_call(lambda: winner.fit(X, y))[0])
+            cell["auto_head_to_head"] = {"engine": cell["winner"], "auto_walls_s": auto_walls,
+                                         "winner_walls_s": winner_walls}
             progress.log(f"  p={p:>6} R={R:>5}: " + ", ".join(
                 f"{e} {t['wall_s']:.3f}s" for e, t in cell["engines"].items())
                 + f" -> {cell['winner']} (auto: {cell['auto']} {timing['wall_s']:.3f}s)")
@@ -390,7 +400,15 @@ def auto_vs_fastest(section):
     for cell in section["grid"]["cells"]:
         walls = {e: t["wall_s"] for e, t in cell["engines"].items() if e != "reference"}
         timing = cell.get("auto_timing")
-        if timing is not None:
+        duel = cell.get("auto_head_to_head")
+        if duel is not None:
+            # auto against the winner, timed alternately in the same run: the
+            # median of the paired ratios, which the machine's drift cancels out of.
+            winner_s = float(np.median(duel["winner_walls_s"]))
+            ratio = float(np.median(np.divide(duel["auto_walls_s"], duel["winner_walls_s"])))
+            engine, seconds, timed_auto = timing["engine"], ratio * winner_s, True
+            walls = {duel["engine"]: winner_s}
+        elif timing is not None:
             engine, seconds, timed_auto = timing["engine"], timing["wall_s"], True
         elif cell["auto"] in walls:
             engine, seconds, timed_auto = cell["auto"], walls[cell["auto"]], False
