@@ -23,7 +23,7 @@ _COMBOS_PER_SERIES_FOR_CACHE = 4
 def _auto_rule(available, *, n_bars, n_assets, n_combos):
     """Pick the engine for ``engine="auto"`` from the sweep's shape.
 
-    Measured in ``benchmarks/results/hma.json`` (``auto_rule``): a tiny sweep
+    Measured in ``benchmarks/results/bench.json`` (section ``hma``, ``auto_rule``): a tiny sweep
     takes well under a millisecond serially, less than starting threads or
     hashing a series for the feature cache, so it runs on ``numba``.  When
     many combos share each series, computing each distinct raw WMA once

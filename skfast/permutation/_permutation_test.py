@@ -44,7 +44,7 @@ BATCH_BYTES = 64 * 2**20
 # matrix product up to 16 features at n=500 (0.047 s vs 0.058 s at p=16) and
 # lose from 64 (0.069 s vs 0.061 s); at n=50 they tie near p=16.  jax on a CPU
 # wins only a few small cells, by milliseconds of fixed cost, and loses the
-# large ones (benchmarks/results/permutation.json).  The GPU threshold (work
+# large ones (benchmarks/results/bench.json, section "permutation").  The GPU threshold (work
 # n * p * R in multiply-adds) follows the talk's decision map, where a GPU won
 # only for massive R x p; no GPU was available to measure it here.
 _NUMBA_MAX_FEATURES = 16
