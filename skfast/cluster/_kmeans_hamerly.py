@@ -56,21 +56,31 @@ def _distance(X, i, centers, k):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_scale,
-                   center_norms, scratch, labels, upper, lower):
-    """Lloyd's assignment of sample ``i`` and fresh bounds, computed in the loop."""
-    _loops.scan_values(X, i, centers_t, half_norms, scratch)
-    best, best_value, second_value = 0, scratch[0], np.inf
-    for k in range(1, scratch.shape[0]):
-        value = scratch[k]
+def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center_norms, labels,
+                        upper, lower):
+    """Label and fresh bounds of sample ``i`` from its ``|c|^2/2 - x.c`` values."""
+    best, best_value, second_value = 0, values[0], np.inf
+    for k in range(1, values.shape[0]):
+        value = values[k]
         if value < best_value:
             best, best_value, second_value = k, value, best_value
         elif value < second_value:
             second_value = value
     labels[i] = best
     upper[i] = _distance(X, i, centers, best)
+    # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
+    # so the lower bound stays below the true second-nearest distance.
     error = error_scale * (squared_norm + center_norms)
     lower[i] = np.sqrt(max(squared_norm + 2 * second_value - error, 0.0))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_scale,
+                   center_norms, scratch, labels, upper, lower):
+    """Lloyd's assignment of sample ``i`` and fresh bounds, computed in the loop."""
+    _loops.scan_values(X, i, centers_t, half_norms, scratch)
+    _settle_from_values(X, i, scratch, centers, squared_norm, error_scale, center_norms, labels,
+                        upper, lower)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -192,22 +202,10 @@ def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error
     Serial on purpose: it runs between two BLAS products of a scan, and a
     parallel region there would fight BLAS's spinning threads for the cores.
     """
-    n_clusters = values.shape[1]
     for r in range(rows.shape[0]):
         i = rows[r]
-        best, best_value, second_value = 0, values[r, 0], np.inf
-        for k in range(1, n_clusters):
-            value = values[r, k]
-            if value < best_value:
-                best, best_value, second_value = k, value, best_value
-            elif value < second_value:
-                second_value = value
-        labels[i] = best
-        upper[i] = _distance(X, i, centers, best)
-        # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
-        # so the lower bound stays below the true second-nearest distance.
-        error = error_scale * (squared_norms[i] + center_norms)
-        lower[i] = np.sqrt(max(squared_norms[i] + 2 * second_value - error, 0.0))
+        _settle_from_values(X, i, values[r], centers, squared_norms[i], error_scale,
+                            center_norms, labels, upper, lower)
 
 
 def cache_block_count(n_samples, n_features, n_clusters, itemsize):
