@@ -12,6 +12,7 @@ from ._version import __version__
 from .backtest import HMASweep
 from .cluster import FastKMeans
 from .permutation import PermutationTest
+from ._tuning import tune
 
 # numba's OpenMP pool starts with the first parallel kernel, after this
 # import.  By default its idle threads spin, and on a busy machine (a CI job,
@@ -22,4 +23,4 @@ from .permutation import PermutationTest
 # defaults; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["FastKMeans", "HMASweep", "PermutationTest", "__version__", "show_versions"]
+__all__ = ["FastKMeans", "HMASweep", "PermutationTest", "__version__", "show_versions", "tune"]

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engines import Engine, EngineTable, compute_threads, numba_threads
 from .._centring import centred_copy
+from .._tuning import load_crossovers
 
 # --- engine table -----------------------------------------------------------
 
@@ -41,8 +42,16 @@ def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
     Otherwise the fused numba loop for few clusters (``n_clusters <=
     AUTO_NUMBA_MAX_CLUSTERS``), where the bounds can skip little, and
     Hamerly's bounds above, where each skipped scan saves a row of distances.
+
+    After :func:`skfast.tune` has run on this machine, the threshold is the
+    crossover it measured (``kmeans_numba_max_clusters``) instead of
+    ``AUTO_NUMBA_MAX_CLUSTERS``; a corrupt or stale tuning file is ignored
+    with a warning.
     """
-    if algorithm == "hamerly" or n_clusters > AUTO_NUMBA_MAX_CLUSTERS:
+    tuned = load_crossovers()
+    max_clusters = (AUTO_NUMBA_MAX_CLUSTERS if tuned is None
+                    else tuned["kmeans_numba_max_clusters"])
+    if algorithm == "hamerly" or n_clusters > max_clusters:
         return "hamerly"
     return "numba"
 

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._centring import centre_columns
 from .._engines import Engine, EngineTable, compute_threads, effective_n_threads, numba_threads
+from .._tuning import load_crossovers
 from ._stream import STREAM_BLOCK, PermutationStream
 
 __all__ = ["PermutationTest"]
@@ -57,13 +58,21 @@ def _auto_rule(available, *, n_samples, n_features, n_permutations):
     numba for thin data (few features), where a matrix product is dominated by
     packing overhead; jax when a GPU is present and the problem is large
     enough to amortise transfers; numpy's BLAS product otherwise.
+
+    "Few features" means ``n_features <= _NUMBA_MAX_FEATURES``, or, after
+    :func:`skfast.tune` has run on this machine, ``<=`` the crossover it
+    measured (``permutation_numba_max_features``); a corrupt or stale tuning
+    file is ignored with a warning.
     """
     if "jax" in available and n_samples * n_features * n_permutations >= _JAX_GPU_MIN_WORK:
         import jax
 
         if jax.default_backend() != "cpu":
             return "jax"
-    if "numba" in available and n_features <= _NUMBA_MAX_FEATURES:
+    tuned = load_crossovers()
+    max_features = (_NUMBA_MAX_FEATURES if tuned is None
+                    else tuned["permutation_numba_max_features"])
+    if "numba" in available and n_features <= max_features:
         return "numba"
     return "numpy"
 
