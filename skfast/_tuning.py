@@ -31,9 +31,9 @@ CROSSOVER_KEYS = ("kmeans_numba_max_clusters", "permutation_numba_max_features")
 # tiny one for the test suite.
 _PRESETS = {
     "quick": dict(kmeans_shape=(50_000, 8), kmeans_iter=20, kmeans_clusters=(4, 8, 16, 32),
-                  perm_shape=(200, 2000), perm_features=(4, 8, 16, 32, 64), repeats=3),
+                  perm_shape=(500, 10_000), perm_features=(4, 8, 16, 32, 64), repeats=3),
     "full": dict(kmeans_shape=(100_000, 8), kmeans_iter=20, kmeans_clusters=(2, 4, 8, 16, 32, 64),
-                 perm_shape=(200, 10_000), perm_features=(2, 4, 8, 16, 32, 64, 128), repeats=5),
+                 perm_shape=(500, 10_000), perm_features=(2, 4, 8, 16, 32, 64, 128), repeats=5),
     "tiny": dict(kmeans_shape=(600, 3), kmeans_iter=5, kmeans_clusters=(2, 4),
                  perm_shape=(30, 99), perm_features=(2, 4), repeats=1),
 }

@@ -1,4 +1,4 @@
-"""Session-wide test settings."""
+"""Session-wide test settings, for the tests, the doctests in skfast/ and README.md."""
 
 import pytest
 
