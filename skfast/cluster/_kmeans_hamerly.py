@@ -245,6 +245,7 @@ class BoundedStep:
         self.lower = np.zeros(n_samples)
         self.squared_norms = (np.einsum("ij,ij->i", X, X, dtype=np.float64)
                               if squared_norms is None else squared_norms)
+        self._largest_norm = np.sqrt(self.squared_norms.max())
         self.previous_centers = None
         self.distance_evaluations = 0
         self._block_sums = None
@@ -283,7 +284,7 @@ class BoundedStep:
             between = cdist(centers, centers)  # direct differences: accurate when small
             np.fill_diagonal(between, np.inf)
             half_gap = 0.5 * between.min(axis=1) * (1 - _RELATIVE_SLACK)
-        scale = np.sqrt(self.squared_norms.max()) + np.sqrt(2 * half_norms.max())
+        scale = self._largest_norm + np.sqrt(2 * half_norms.max())
         scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
         needs_scan, evaluations = _loosen_and_test(
             X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
