@@ -277,8 +277,8 @@ def test_single_precision_products_give_the_double_precision_counts(scale, alter
     group1 = PermutationStream(np.r_[np.ones(n_group1), np.zeros(n_samples - n_group1)], 400,
                                exact=False, entropy=7).rows(0, 400)
     operands = numpy_kernels.prepare(X, None)
-    assert operands[-1] is not None
-    X32, abs_sums, _ = operands[-1]
+    assert operands[-1].get() is not None
+    X32, abs_sums, _ = operands[-1].get()
     n_group0 = n_samples - n_group1
     contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
     exact = contrast @ X

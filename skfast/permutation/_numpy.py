@@ -42,7 +42,7 @@ _SINGLE_MAX_SAMPLES = 100_000
 
 
 def prepare(X, X_sq):
-    """Engine-native operands for one fit: ``X``, ``X**2`` and their column sums.
+    """Engine-native operands for one fit.
 
     Parameters
     ----------
@@ -54,17 +54,40 @@ def prepare(X, X_sq):
     Returns
     -------
     operands : tuple
+        ``X``, ``X**2``, their column sums (Welch's t only), and the
+        single-precision operands of the difference of means (made on first
+        use, see :class:`SinglePrecision`).
     """
     if X_sq is not None:
         return X, X_sq, X.sum(axis=0), X_sq.sum(axis=0), None
-    # The difference of means needs no sums; its products can run in single
-    # precision (twice as fast) and be checked against double precision.
-    single = None
-    if X.shape[0] <= _SINGLE_MAX_SAMPLES:
-        X32, abs_sums = single_precision_copy(X)
-        if np.all(abs_sums <= _SINGLE_MAX_ABS_SUM):
-            single = (X32, abs_sums, np.ascontiguousarray(X.T))
-    return X, None, None, None, single
+    return X, None, None, None, SinglePrecision(X)
+
+
+class SinglePrecision:
+    """What the float32 product needs, made from ``X`` on first use.
+
+    ``get()`` returns ``(X32, abs_sums, XT)``: X rounded to float32, the
+    float64 sum of ``|X|`` per feature (the error bound's scale) and X
+    transposed (the float64 re-checks read one feature at a time); or None
+    where single precision does not apply: too many samples for a small
+    bound, or values a float32 sum could overflow.  A max-T fit never asks,
+    so it never pays for the copies.
+    """
+
+    def __init__(self, X):
+        self._X = X
+        self._parts = None
+        self._made = False
+
+    def get(self):
+        if not self._made:
+            X = self._X
+            if X.shape[0] <= _SINGLE_MAX_SAMPLES:
+                X32, abs_sums = single_precision_copy(X)
+                if np.all(abs_sums <= _SINGLE_MAX_ABS_SUM):
+                    self._parts = (X32, abs_sums, np.ascontiguousarray(X.T))
+            self._made = True
+        return self._parts
 
 
 def statistics(xp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic):
@@ -134,8 +157,10 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     X, X_sq, S, Q, single = operands
     n_features = X.shape[1]
     if single is not None and statistic == "mean_diff" and not need_max:
-        return _checked_single_counts(X, *single, group1, n_group1, threshold, alternative), \
-            np.empty(0)
+        parts = single.get()
+        if parts is not None:
+            return (_checked_single_counts(X, *parts, group1, n_group1, threshold, alternative),
+                    np.empty(0))
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
     # Feature tiles bound the (batch, tile) block of statistics, while each
