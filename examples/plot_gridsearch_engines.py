@@ -78,11 +78,11 @@ print("auto runs:", FastKMeans(n_clusters=8, max_iter=10).fit(X[:1_000]).engine_
 # The fit times do not
 # --------------------
 # ``reference`` is the slow-on-purpose oracle, orders of magnitude behind the
-# others. Among the fast engines the ranking depends on the shape (here
-# ``n_features * n_clusters = 64``, loop-shaped work that ``auto`` sends to
-# numba) and on the machine: the numba and hamerly engines run a thread pool,
-# and on a machine whose cores are busy with other work each parallel region
-# waits for its threads, so time your engines on a quiet machine. Note that
+# others. Among the fast engines the ranking depends on the shape (here 8
+# clusters, few enough that ``auto`` sends them to numba's fused loop) and on
+# the machine: the numba and hamerly engines run a thread pool, which shares
+# the cores with anything else running, so time your engines on a quiet
+# machine. Note that
 # ``best_params_`` of a tie is simply the first candidate: use the timings,
 # not ``best_params_``, to choose an engine.
 
