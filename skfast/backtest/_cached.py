@@ -96,27 +96,29 @@ def _raw_table(series, windows, sliding, table):
 
 
 @njit(parallel=True, cache=True)
-def _combos_from_table(series, table, rows, windows, starts, fee, pnl, n_trades):
+def _combos_from_table(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
     for i in prange(windows.shape[0]):
         r = rows[i]
         pnl[i], n_trades[i] = _numba.combo_from_raw(
             series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
-            windows[i], starts[i], fee, False)
+            windows[i], starts[i], fee, False, bounds[i])
 
 
 def sweep_cached(close, lengths, fee, sliding, combos=_combos_from_table):
     """The sweep through per-series feature caches, combos in parallel.
 
-    ``combos(series, table, rows, windows, starts, fee, pnl, n_trades)`` runs
-    every combo of one series from the cached rows.
+    ``combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades)``
+    runs every combo of one series from the cached rows (``bounds``: the
+    combos' tie bounds on that series).
     """
-    windows, starts, pnl, n_trades = _numba.plan(close, lengths)
+    windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
     for a, series in enumerate(close):
         cache = feature_cache(series, sliding)
         rows = cache.rows(windows[:, _RAW_COLUMNS])
         out_pnl, out_trades = np.zeros(len(lengths)), np.zeros(len(lengths), dtype=np.int64)
         with _numba_parallel.dynamic_schedule():
-            combos(cache.series, cache.table, rows, windows, starts, float(fee), out_pnl, out_trades)
+            combos(cache.series, cache.table, rows, windows, starts,
+                   np.ascontiguousarray(bounds[:, a]), float(fee), out_pnl, out_trades)
         pnl[:, a], n_trades[:, a] = out_pnl, out_trades
         _trim_lru()
     return pnl, n_trades

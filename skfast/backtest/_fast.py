@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _cached, _numba
+from ._exact import sure_direction
 from ._grid import Q, ROOT, engine_entry
 
 __all__ = ["sweep", "features"]
@@ -42,8 +43,13 @@ def _slide(ring, mask, t, p, weight, newest, anchor, plain, weighted):
 
 
 @njit(cache=True)
-def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
-    """(PnL, trades) of one combo from its cached raw WMAs, in one pass."""
+def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound):
+    """(PnL, trades) of one combo from its cached raw WMAs, in one pass.
+
+    Returns ``(0.0, -1)`` at the first bar whose direction is within the
+    combo's tie bound, for the caller to settle; keeping the exact settlement
+    out of this loop keeps it as fast as it was without one.
+    """
     n = close.shape[0]
     if start >= n:
         return 0.0, 0
@@ -67,7 +73,10 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
         ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
     anchor_h, plain_h, weighted_h = _exact_sums(ring_h, mask, start, p_h)
     anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, start, p_3)
-    direction = 1 if anchor_h + weighted_h * scale_h < anchor_3 + weighted_3 * scale_3 else -1
+    direction = sure_direction(anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3),
+                               bound)
+    if direction == 0:
+        return 0.0, -1
     entry = close[start]
     pnl, n_trades = 0.0, 0
     left = block - 1
@@ -84,18 +93,30 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee):
             left -= 1
             plain_h, weighted_h = _slide(ring_h, mask, t, p_h, pf_h, newest_h, anchor_h, plain_h, weighted_h)
             plain_3, weighted_3 = _slide(ring_3, mask, t, p_3, pf_3, newest_3, anchor_3, plain_3, weighted_3)
-        now = 1 if anchor_h + weighted_h * scale_h < anchor_3 + weighted_3 * scale_3 else -1
+        now = sure_direction(anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3),
+                             bound)
+        if now == 0:
+            # a bar the floating features cannot decide: the caller settles
+            # the combo on the exact path
+            return 0.0, -1
         direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[t], pnl,
                                                       n_trades, fee)
     return pnl, n_trades
 
 
 @njit(parallel=True, cache=True)
-def _fused_combos(series, table, rows, windows, starts, fee, pnl, n_trades):
+def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
     for i in prange(windows.shape[0]):
         r = rows[i]
         pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
-                                           table[r[3]], table[r[4]], windows[i], starts[i], fee)
+                                           table[r[3]], table[r[4]], windows[i], starts[i], fee,
+                                           bounds[i])
+        if n_trades[i] < 0:
+            # the general kernel applies the tie rule bar by bar; its result
+            # does not depend on how the features were rounded
+            pnl[i], n_trades[i] = _numba.combo_from_raw(
+                series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
+                windows[i], starts[i], fee, True, bounds[i])
 
 
 @engine_entry

@@ -7,8 +7,7 @@ so that this table is itself checked by the equivalence gate.
 
 import numpy as np
 
-__all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "positions_from_features",
-           "engine_entry", "sweep_each"]
+__all__ = ["DEFAULT_LENGTHS", "hma_windows", "first_valid_bar", "engine_entry", "sweep_each"]
 
 #: The paper's grid: 80 integer lengths spread uniformly over [6, 200], ascending.
 DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
@@ -60,16 +59,6 @@ def first_valid_bar(windows):
     inner = windows[:, [THIRD_Q, HALF_Q, Q]].max(axis=1)
     hma3 = inner - 1 + windows[:, Q] - 1
     return np.maximum(hma, hma3)
-
-
-def positions_from_features(hma, hma3):
-    """Position held after each bar: +1 long, -1 short, 0 before warm-up.
-
-    A flip closes the open position and opens the opposite one at the same
-    close, so the position after a valid bar is always its direction.
-    """
-    direction = np.where(hma < hma3, 1, -1).astype(np.int8)
-    return np.where(np.isnan(hma) | np.isnan(hma3), 0, direction).astype(np.int8)
 
 
 _ENTRY_DOCS = {

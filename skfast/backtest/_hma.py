@@ -9,7 +9,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engines import Engine, EngineTable, compute_threads
-from ._grid import DEFAULT_LENGTHS, positions_from_features
+from ._exact import positions as tie_rule_positions
+from ._grid import DEFAULT_LENGTHS
 
 __all__ = ["HMASweep"]
 
@@ -126,6 +127,19 @@ class HMASweep(BaseEstimator):
     the last bar is not booked.  A series too short for a length's warm-up
     gives that length 0 trades and 0 PnL.
 
+    **Ties.** The direction is the sign of ``HMA - HMA3`` of the input
+    floats in exact arithmetic: long when it is negative, short otherwise,
+    so a tie is short.  On a flat stretch (prices held at a tick) the two
+    features are equal, and each engine's rounding used to pick the
+    direction; now every engine, the pandas reference included, settles
+    every bar whose floating difference lies within a rigorous bound on its
+    rounding error in exact arithmetic, so trade counts are identical on any
+    input.  ``L = 1`` never trades: both features are the price itself.
+    Each series is scaled by a power of two before any engine runs (exact,
+    and no result changes), so prices from the subnormal range up to 1e300
+    behave as prices near 1; a series whose highest price exceeds
+    ``2**900`` times its lowest raises ``ValueError``.
+
     Examples
     --------
     >>> from skfast.backtest import HMASweep
@@ -224,7 +238,8 @@ class HMASweep(BaseEstimator):
         positions = np.zeros(close.shape, dtype=np.int8)
         with compute_threads(self.n_threads, engine):
             for a, series in enumerate(close):
-                positions[a] = positions_from_features(*kernels.features(series, int(self.best_length_[a])))
+                length = int(self.best_length_[a])
+                positions[a] = tie_rule_positions(series, length, *kernels.features(series, length))
         return positions.T
 
     def score(self, X, y=None):
@@ -283,7 +298,34 @@ class HMASweep(BaseEstimator):
             raise ValueError("HMASweep: prices must be strictly positive, got a zero price.")
         # a private copy, one contiguous row per series: kernels never see the
         # caller's memory, so no engine can modify it
-        return np.array(X.T, dtype=np.float64, order="C", copy=True)
+        close = np.array(X.T, dtype=np.float64, order="C", copy=True)
+        return _normalised(close)
+
+
+# Largest binary orders of magnitude between a series' highest and lowest
+# price: beyond it the scaled lowest price would leave the normal range.
+_MAX_PRICE_OCTAVES = 900
+
+
+def _normalised(close):
+    """Each series scaled by a power of two so that its highest price is in [0.5, 1).
+
+    Scaling by a power of two is exact and changes no result: the direction
+    is the exact sign of a linear filter of the prices, and each trade's
+    return ``(price - entry) / entry`` rounds the same quotient.  It keeps
+    every engine's intermediates away from overflow and from the subnormal
+    range (which XLA flushes to zero), so prices of 1e-320 or 1e300 trade
+    exactly as prices of 1.
+    """
+    highest, lowest = close.max(axis=1), close.min(axis=1)
+    exponent = np.frexp(highest)[1]
+    too_wide = exponent - np.frexp(lowest)[1] > _MAX_PRICE_OCTAVES
+    if np.any(too_wide):
+        a = int(np.flatnonzero(too_wide)[0])
+        raise ValueError(
+            f"HMASweep: series {a} spans prices from {lowest[a]:.3g} to {highest[a]:.3g}; the "
+            f"highest price may be at most 2**900 (about 8.5e270) times the lowest.")
+    return np.ldexp(close, -exponent[:, None])
 
 
 def _check_lengths(lengths):

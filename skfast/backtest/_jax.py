@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 
 from .._engines import jax_dtype_context
+from ._exact import directions, tie_bounds
 from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
                     hma_windows)
 
@@ -58,14 +59,40 @@ def _wma_rows(series, weights, windows, first, *, width):
 
 
 @__import__("jax").jit
-def _book(close, hma, hma3, start, fee):
+def _directions(hma, hma3, start, bound):
+    """Float directions per row and whether any valid bar lies within its tie bound."""
+    import jax.numpy as jnp
+
+    bars = jnp.arange(hma.shape[1])
+    d = hma - hma3
+    unsure = (bars[None, :] >= start[:, None]) & ~(jnp.abs(d) > bound[:, None])
+    return jnp.where(d < 0, 1.0, -1.0), unsure.any()
+
+
+def _tie_rule(series, windows, starts, bounds, hma, hma3):
+    """Directions per row under the tie rule: the unsure bars settled exactly on the host."""
+    import jax.numpy as jnp
+
+    direction, any_unsure = _directions(hma, hma3, jnp.asarray(starts), jnp.asarray(bounds))
+    if not bool(any_unsure):
+        return direction
+    direction = np.array(direction)
+    hma, hma3 = np.asarray(hma), np.asarray(hma3)
+    for row in range(direction.shape[0]):
+        bars = np.arange(starts[row], series.shape[0])
+        direction[row, bars] = directions(series, windows[row], hma[row], hma3[row], bars,
+                                          bounds[row])
+    return jnp.asarray(direction)
+
+
+@__import__("jax").jit
+def _book(close, direction, start, fee):
     """Total PnL and trade count per row, the bar loop as array algebra."""
     import jax.numpy as jnp
     from jax import lax
 
     bars = jnp.arange(close.shape[0])
     valid = bars[None, :] >= start[:, None]
-    direction = jnp.where(hma < hma3, 1.0, -1.0)
     flip = valid[:, 1:] & valid[:, :-1] & (direction[:, 1:] != direction[:, :-1])
     opens = (bars[None, :] == start[:, None]).at[:, 1:].max(flip)
     last_open = lax.cummax(jnp.where(opens, bars[None, :], -1), axis=1)
@@ -109,6 +136,7 @@ def sweep(close, lengths, fee):
 
     windows = hma_windows(lengths)
     starts = first_valid_bar(windows)
+    bounds = tie_bounds(close, windows)
     pnl = np.zeros((len(lengths), close.shape[0]))
     n_trades = np.zeros((len(lengths), close.shape[0]), dtype=np.int64)
     with jax_dtype_context(np.float64):
@@ -118,7 +146,9 @@ def sweep(close, lengths, fee):
             for lo in range(0, len(lengths), _COMBO_BATCH):
                 batch = slice(lo, lo + _COMBO_BATCH)
                 hma, hma3 = _hma_pairs(table, rows[batch], windows[batch])
-                total, count = _book(prices, hma, hma3, jnp.asarray(starts[batch]), fee)
+                direction = _tie_rule(series, windows[batch], starts[batch], bounds[batch, a],
+                                      hma, hma3)
+                total, count = _book(prices, direction, jnp.asarray(starts[batch]), fee)
                 pnl[batch, a], n_trades[batch, a] = np.asarray(total), np.asarray(count)
     return pnl, n_trades
 

@@ -10,6 +10,7 @@ one and changes nothing else.
 import numpy as np
 from numba import njit
 
+from ._exact import exact_direction, sure_direction, tie_bounds
 from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
                     hma_windows)
 
@@ -97,18 +98,39 @@ def book(now, direction, entry, price, pnl, n_trades, fee):
 
 
 @njit(cache=True)
-def event_loop(close, hma, hma3, start, fee):
-    """Total PnL and trade count of the HMA cross from bar ``start`` on."""
+def _event_loop(close, hma, hma3, w, start, fee, bound, settle):
     n = close.shape[0]
-    if start >= n:
-        return 0.0, 0
-    direction = 1 if hma[start] < hma3[start] else -1
+    direction = sure_direction(hma[start] - hma3[start], bound)
+    if direction == 0:
+        if not settle:
+            return 0.0, -1
+        direction = exact_direction(close, start, w)
     entry = close[start]
     pnl = 0.0
     n_trades = 0
     for t in range(start + 1, n):
-        now = 1 if hma[t] < hma3[t] else -1
+        now = sure_direction(hma[t] - hma3[t], bound)
+        if now == 0:
+            if not settle:
+                return 0.0, -1
+            now = exact_direction(close, t, w)
         direction, entry, pnl, n_trades = book(now, direction, entry, close[t], pnl, n_trades, fee)
+    return pnl, n_trades
+
+
+@njit(cache=True)
+def event_loop(close, hma, hma3, w, start, fee, bound):
+    """Total PnL and trade count of the HMA cross from bar ``start`` on.
+
+    Directions follow the tie rule of ``_exact`` with ``bound``, the combo's
+    ``tie_bound``.  A first pass stops at the first bar that needs settling
+    exactly (most combos have none); only then a second pass settles them.
+    """
+    if start >= close.shape[0]:
+        return 0.0, 0
+    pnl, n_trades = _event_loop(close, hma, hma3, w, start, fee, bound, False)
+    if n_trades < 0:
+        pnl, n_trades = _event_loop(close, hma, hma3, w, start, fee, bound, True)
     return pnl, n_trades
 
 
@@ -128,16 +150,17 @@ def hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding,
 
 
 @njit(cache=True)
-def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding):
+def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding,
+                   bound):
     """(PnL, trades) of one combo on one series, given its five raw-series WMAs."""
     hma = np.empty(close.shape[0])
     hma3 = np.empty(close.shape[0])
     hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3)
-    return event_loop(close, hma, hma3, start, fee)
+    return event_loop(close, hma, hma3, w, start, fee, bound)
 
 
 @njit(cache=True)
-def combo_kernel(close, w, start, fee, sliding):
+def combo_kernel(close, w, start, fee, sliding, bound):
     """(PnL, trades) of one combo on one series: seven WMA passes, one loop.
 
     ``WMA_{r(q)}`` of the raw series equals ``WMA_{r(L/2)}`` and is computed
@@ -146,29 +169,32 @@ def combo_kernel(close, w, start, fee, sliding):
     raw = np.empty((5, close.shape[0]))
     for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
         wma(close, w[column], 0, raw[k], sliding)
-    return combo_from_raw(close, raw[0], raw[1], raw[2], raw[3], raw[4], w, start, fee, sliding)
+    return combo_from_raw(close, raw[0], raw[1], raw[2], raw[3], raw[4], w, start, fee, sliding,
+                          bound)
 
 
 @njit(cache=True)
-def _sweep_serial(close, windows, starts, fee, sliding, pnl, n_trades):
+def _sweep_serial(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
     n_assets = close.shape[0]
     for task in range(windows.shape[0] * n_assets):
         i = task // n_assets
         a = task % n_assets
-        pnl[i, a], n_trades[i, a] = combo_kernel(close[a], windows[i], starts[i], fee, sliding)
+        pnl[i, a], n_trades[i, a] = combo_kernel(close[a], windows[i], starts[i], fee, sliding,
+                                                 bounds[i, a])
 
 
 def plan(close, lengths):
-    """Window table, first valid bars and zeroed outputs of a sweep."""
+    """Window table, first valid bars, tie bounds and zeroed outputs of a sweep."""
     windows = hma_windows(lengths)
     shape = (len(lengths), close.shape[0])
-    return windows, first_valid_bar(windows), np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    return (windows, first_valid_bar(windows), tie_bounds(close, windows), np.zeros(shape),
+            np.zeros(shape, dtype=np.int64))
 
 
 @engine_entry
 def sweep(close, lengths, fee):
-    windows, starts, pnl, n_trades = plan(close, lengths)
-    _sweep_serial(close, windows, starts, float(fee), False, pnl, n_trades)
+    windows, starts, bounds, pnl, n_trades = plan(close, lengths)
+    _sweep_serial(close, windows, starts, bounds, float(fee), False, pnl, n_trades)
     return pnl, n_trades
 
 

@@ -18,19 +18,20 @@ __all__ = ["sweep", "features", "sweep_tasks"]
 
 
 @njit(parallel=True, cache=True)
-def _sweep_prange(close, windows, starts, fee, sliding, pnl, n_trades):
+def _sweep_prange(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
     n_assets = close.shape[0]
     for task in prange(windows.shape[0] * n_assets):
         i = task // n_assets
         a = task % n_assets
-        pnl[i, a], n_trades[i, a] = _numba.combo_kernel(close[a], windows[i], starts[i], fee, sliding)
+        pnl[i, a], n_trades[i, a] = _numba.combo_kernel(close[a], windows[i], starts[i], fee,
+                                                        sliding, bounds[i, a])
 
 
 def sweep_tasks(close, lengths, fee, sliding):
     """Every (length, asset) task of the sweep through ``combo_kernel``, in parallel."""
-    windows, starts, pnl, n_trades = _numba.plan(close, lengths)
+    windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
     with dynamic_schedule():
-        _sweep_prange(close, windows, starts, float(fee), sliding, pnl, n_trades)
+        _sweep_prange(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
     return pnl, n_trades
 
 

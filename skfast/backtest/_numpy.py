@@ -9,6 +9,7 @@ round trip is booked in one expression.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._exact import directions
 from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, hma_windows, sweep_each
 
 __all__ = ["sweep", "features", "wma", "event_loop"]
@@ -31,12 +32,15 @@ def features(series, length):
     return hma, wma(inner, w[Q])
 
 
-def event_loop(close, hma, hma3, fee):
-    """Total PnL and trade count of the HMA cross, without a loop over bars."""
+def event_loop(close, hma, hma3, w, fee):
+    """Total PnL and trade count of the HMA cross, without a loop over bars.
+
+    Directions follow the tie rule (``_exact.directions``).
+    """
     valid = np.flatnonzero(~(np.isnan(hma) | np.isnan(hma3)))
     if valid.size == 0:
         return 0.0, 0
-    direction = np.where(hma[valid] < hma3[valid], 1.0, -1.0)
+    direction = directions(close, w, hma, hma3, valid).astype(np.float64)
     price = close[valid]
     exits = np.flatnonzero(direction[1:] != direction[:-1]) + 1
     # every position opens where the previous one closed, the first at bar 0
@@ -48,6 +52,6 @@ def event_loop(close, hma, hma3, fee):
 @engine_entry
 def sweep(close, lengths, fee):
     def backtest(series, length):
-        return event_loop(series, *features(series, length), fee)
+        return event_loop(series, *features(series, length), hma_windows([length])[0], fee)
 
     return sweep_each(close, lengths, backtest)

@@ -136,12 +136,12 @@ def feature_loop_split(X, lengths, repeats):
     from ..backtest import _numba
 
     series = np.ascontiguousarray(X[:, 0])
-    windows, starts, _, _ = _numba.plan(series[None, :], lengths)
+    windows, starts, bounds, _, _ = _numba.plan(series[None, :], lengths)
     features = [_numba.features(series, int(length)) for length in lengths]
 
     def loops_only():
-        for (hma, hma3), start in zip(features, starts):
-            _numba.event_loop(series, hma, hma3, start, 0.09)
+        for (hma, hma3), w, start, bound in zip(features, windows, starts, bounds[:, 0]):
+            _numba.event_loop(series, hma, hma3, w, start, 0.09, bound)
 
     def whole_kernel():
         return _numba.sweep(series[None, :], lengths, 0.09)
