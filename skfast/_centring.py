@@ -72,37 +72,83 @@ def centred_copy(X):
 
 
 @numba.njit(cache=True, parallel=True)
-def _subtract_columns(X, mean, out, block, n_blocks):
+def _column_max_abs(X, block, n_blocks):
+    n_samples, n_features = X.shape
+    partial = np.zeros((n_blocks, n_features))
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            for j in range(n_features):
+                partial[b, j] = max(partial[b, j], abs(np.float64(X[i, j])))
+    return partial
+
+
+def _column_scales(X, block, n_blocks):
+    """Per column, the power of two that brings its largest |value| into [0.5, 1).
+
+    Capped at 2**1000 (the largest power of two a subnormal column may need
+    exceeds the float range); such a column is still far from underflow.
+    """
+    largest = _column_max_abs(X, block, n_blocks).max(axis=0)
+    exponent = np.where(largest > 0, np.frexp(largest)[1], 0)
+    return np.ldexp(1.0, np.minimum(-exponent, 1000))
+
+
+@numba.njit(cache=True, parallel=True)
+def _scaled_column_sums(X, scales, block, n_blocks):
+    n_samples, n_features = X.shape
+    partial = np.zeros((n_blocks, n_features))
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            for j in range(n_features):
+                partial[b, j] += np.float64(X[i, j]) * scales[j]
+    sums = np.zeros(n_features)
+    for b in range(n_blocks):
+        for j in range(n_features):
+            sums[j] += partial[b, j]
+    return sums
+
+
+@numba.njit(cache=True, parallel=True)
+def _subtract_columns(X, scales, mean, out, block, n_blocks):
     n_samples, n_features = X.shape
     squares = np.zeros((n_blocks, n_features))
     varies = np.zeros((n_blocks, n_features), dtype=np.bool_)
     for b in numba.prange(n_blocks):
         for i in range(b * block, min((b + 1) * block, n_samples)):
             for j in range(n_features):
-                value = np.float64(X[i, j]) - mean[j]
+                value = np.float64(X[i, j]) * scales[j] - mean[j]
                 out[i, j] = value
                 squares[b, j] += value * value
-                varies[b, j] |= value != np.float64(X[0, j]) - mean[j]
+                varies[b, j] |= value != np.float64(X[0, j]) * scales[j] - mean[j]
     return squares, varies
 
 
 def centre_columns(X):
-    """``X - mean`` as a new C-contiguous float64 array, with column summaries.
+    """``(X - mean) * scale`` as a new C-contiguous float64 array, with column summaries.
+
+    Each column is first scaled by the power of two that brings its largest
+    absolute value into [0.5, 1): exact, so every scale-free statistic comes
+    out bitwise as it would unscaled, and neither the squares of values near
+    1e308 overflow nor those of values near 1e-160 underflow.
 
     Returns
     -------
     X_centred : ndarray of shape (n_samples, n_features), float64
+        The scaled, centred columns.
     constant : ndarray of shape (n_features,), bool
         Columns whose centred values are all equal.
     squares : ndarray of shape (n_features,)
-        Sum of the squared centred values of each column.
+        Sum of the squared scaled, centred values of each column.
+    scales : ndarray of shape (n_features,)
+        The power of two each column was multiplied by.
     """
     n_samples = X.shape[0]
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)
-    mean = _column_sums(X, block, n_blocks) / n_samples
+    scales = _column_scales(X, block, n_blocks)
+    mean = _scaled_column_sums(X, scales, block, n_blocks) / n_samples
     out = np.empty(X.shape)
-    squares, varies = _subtract_columns(X, mean, out, block, n_blocks)
+    squares, varies = _subtract_columns(X, scales, mean, out, block, n_blocks)
     # Reduced here in block order (numba would parallelise a reduction
     # inside the kernel, and its rounding would follow the thread count).
-    return out, ~varies.any(axis=0), squares.sum(axis=0)
+    return out, ~varies.any(axis=0), squares.sum(axis=0), scales

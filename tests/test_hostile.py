@@ -4,17 +4,24 @@ Each case comes from ``skfast.utils._hostile`` (seeded), so a failure names
 its kind and seed and reproduces exactly.
 """
 
+import tracemalloc
 from fractions import Fraction
+from itertools import combinations
+from math import comb
 
 import numpy as np
 import pytest
+from scipy import stats
+from sklearn.base import clone
 
 from skfast.backtest import HMASweep
 from skfast.backtest._exact import exact_direction, tie_bound
 from skfast.backtest._grid import first_valid_bar, hma_windows
 from skfast.backtest._hma import _normalised
 from skfast.backtest._pandas import _ExactFeatures
-from skfast.utils._hostile import PRICE_KINDS, hostile_prices
+from skfast.permutation import PermutationTest
+from skfast.utils._hostile import (PERMUTATION_KINDS, PRICE_KINDS, hostile_permutation,
+                                   hostile_prices)
 from skfast.utils._testing import assert_engines_agree
 
 HMA_TABLE = HMASweep._engine_table
@@ -101,3 +108,112 @@ def test_exact_direction_agrees_with_fractions_near_ties():
         for t in range(start, x.size):
             d = _exact_difference(x, length, t)
             assert exact_direction(x, t, w) == (1 if d < 0 else -1), (length, t)
+
+
+# --- PermutationTest ---------------------------------------------------------------
+
+PERM_TABLE = PermutationTest._engine_table
+PERM_ENGINES = [e for e in PERM_TABLE.available() if e != "reference"]
+
+
+def _mean_diff(a, b, axis):
+    return a.mean(axis=axis) - b.mean(axis=axis)
+
+
+def _welch_t(a, b, axis):
+    return stats.ttest_ind(a, b, axis=axis, equal_var=False).statistic
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", PERMUTATION_KINDS)
+def test_every_permutation_engine_matches_the_reference_on_hostile_data(kind, seed):
+    X, y = hostile_permutation(kind, seed)
+    for statistic in ("mean_diff", "welch_t"):
+        for alternative, correction in (("two-sided", "maxT"), ("greater", None), ("less", None)):
+            test = PermutationTest(199, statistic=statistic, alternative=alternative,
+                                   correction=correction, random_state=seed)
+            fitted = assert_engines_agree(
+                test, X, y, engines=PERM_ENGINES, reference="reference",
+                exact=("pvalues_", *(("pvalues_corrected_",) if correction else ())))
+            expected = fitted["reference"].statistic_
+            assert np.all(np.isfinite(expected))
+            # relative to the feature's scale: a statistic of exactly 0 in one
+            # engine may be 1e-17 of the data's scale in another
+            scale = np.abs(X).max(axis=0) if statistic == "mean_diff" else 1.0
+            for name, est in fitted.items():
+                assert np.all(np.abs(est.statistic_ - expected) <= 1e-10 * (np.abs(expected) + scale)), name
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # scipy's own moments on binary / 1e150 data
+@pytest.mark.parametrize("kind", ["integer_ties", "binary", "tiny_group", "huge_scale"])
+@pytest.mark.parametrize("statistic, function", [("mean_diff", _mean_diff), ("welch_t", _welch_t)])
+def test_exact_mode_matches_scipy_on_hostile_data(kind, statistic, function):
+    """n = 14: all 3,432 splits (91 for the tiny group), against scipy's exhaustive test."""
+    X, y = hostile_permutation(kind, 4, n_samples=14, n_features=4)
+    for alternative in ("greater", "less"):
+        test = PermutationTest(5000, statistic=statistic, alternative=alternative).fit(X, y)
+        expected = stats.permutation_test((X[y == 1], X[y == 0]), function, vectorized=True,
+                                          axis=0, n_resamples=np.inf, alternative=alternative)
+        assert test.exact_
+        np.testing.assert_array_equal(test.pvalues_, expected.pvalue)
+
+
+@pytest.mark.parametrize("n_small, n_large", [(2, 65), (3, 87)])
+@pytest.mark.parametrize("small_first", [True, False])
+def test_exact_mode_for_any_group_sizes(n_small, n_large, small_first):
+    """Used to overflow int64 when class 1 was the large group."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(n_small), np.ones(n_large)] if small_first else np.r_[
+        np.zeros(n_large), np.ones(n_small)]
+    X = rng.normal(size=(y.size, 2))
+    X[y == 1] += 0.5
+    test = PermutationTest(200_000, alternative="greater").fit(X, y)
+    assert test.exact_ and test.n_permutations_ == comb(y.size, n_small)
+    # brute force: every subset of the class-1 size, the mean difference of each
+    n1 = int(y.sum())
+    observed = X[y == 1].mean(axis=0) - X[y == 0].mean(axis=0)
+    if n1 == n_small:
+        subsets = np.array(list(combinations(range(y.size), n1)))
+        total = X.sum(axis=0)
+        s1 = X[subsets].sum(axis=1)
+    else:  # enumerate the complement, the small group
+        subsets = np.array(list(combinations(range(y.size), n_small)))
+        total = X.sum(axis=0)
+        s1 = total - X[subsets].sum(axis=1)
+    stats_all = s1 / n1 - (total - s1) / (y.size - n1)
+    expected = (stats_all >= observed - 1e-9 * np.abs(observed)).mean(axis=0)
+    np.testing.assert_allclose(test.pvalues_, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", PERM_TABLE.available())
+@pytest.mark.parametrize("statistic", ["mean_diff", "welch_t"])
+def test_pvalues_do_not_depend_on_the_data_scale(engine, statistic):
+    X, y = hostile_permutation("integer_ties", 2, n_samples=30)
+    test = PermutationTest(199, statistic=statistic, correction="maxT", engine=engine,
+                           random_state=0)
+    reference = clone(test).fit(X, y)
+    for factor in (1e-300, 1e-150, 1e150, 1e300):
+        scaled = clone(test).fit(X * factor, y)
+        np.testing.assert_array_equal(scaled.pvalues_, reference.pvalues_, err_msg=str(factor))
+        np.testing.assert_array_equal(scaled.pvalues_corrected_, reference.pvalues_corrected_)
+        expected = reference.statistic_ * (factor if statistic == "mean_diff" else 1.0)
+        np.testing.assert_allclose(scaled.statistic_, expected, rtol=1e-12)
+
+
+def test_tall_data_memory_is_bounded_by_the_batch():
+    """n = 200,000: a batch holds a handful of relabellings, drawn without their block."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200_000, 2))
+    y = np.arange(200_000) % 2
+    fits = {}
+    for batch_size in ("auto", 8):
+        tracemalloc.start()
+        fits[batch_size] = PermutationTest(99, engine="numpy", batch_size=batch_size,
+                                           random_state=0).fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # a batch: its rows of labels and uniforms, plus the working copy of X
+        held = fits[batch_size].batch_size_ * 200_000 * 8 * 1.5 + X.nbytes
+        assert peak <= 2 * held + 32 * 2**20, (batch_size, peak / 2**20)
+    assert fits["auto"].batch_size_ <= 64 * 2**20 // (8 * 300_000)
+    np.testing.assert_array_equal(fits["auto"].pvalues_, fits[8].pvalues_)

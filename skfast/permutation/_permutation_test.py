@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from math import comb
 from numbers import Integral, Real
 
 import numpy as np
@@ -141,8 +140,10 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Relabellings processed together.  Peak extra memory grows as
         ``batch_size * (n_samples + n_features)``; ``"auto"`` keeps a batch's
-        working set (relabellings, statistics and temporaries) under 64 MiB,
-        the numpy engine holding statistics for 2048 features at a time.
+        working set (relabellings, their random draws, statistics and
+        temporaries) under 64 MiB, the numpy engine holding statistics for
+        2048 features at a time; on tall data (n_samples = 1e6) that is a
+        few relabellings per batch, and a batch draws only its own.
         Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
         Seeds the relabellings.  For a fixed seed the p-values are
@@ -202,7 +203,11 @@ class PermutationTest(SelectorMixin, BaseEstimator):
     errors from deciding ties (discrete data, symmetric designs); the larger
     margin is what makes the counts identical across engines whose rounding
     differs.  Features are centred before testing, which changes no
-    statistic but keeps the sums small.
+    statistic but keeps the sums small, and each is scaled by a power of two
+    that brings its largest value near 1: exact, so p-values are the same
+    for data of any magnitude (1e-300 to 1e300 and beyond) and nothing
+    overflows or underflows; ``statistic_`` is reported on the data's scale.
+    Exact mode works for any group sizes.
 
     Random relabellings come in blocks of 256, block ``k`` drawn from child
     ``k`` of one :class:`numpy.random.SeedSequence` seeded from
@@ -293,8 +298,8 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         n_group1 = int(group1.sum())
         effective_n_threads(self.n_threads)  # a bad value fails before any work
 
-        n_splits = comb(n_samples, n_group1)
-        self.exact_ = n_splits <= self.n_permutations
+        n_splits = _n_splits_up_to(n_samples, n_group1, self.n_permutations)
+        self.exact_ = n_splits is not None
         self.n_permutations_ = n_splits if self.exact_ else self.n_permutations
         entropy = check_random_state(self.random_state).randint(0, 2**32, size=4, dtype=np.uint64)
         stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
@@ -335,7 +340,11 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         counts, maxima = _merge(results, tasks, self.n_permutations_)
 
         self.engine_ = engine.name
-        self.statistic_ = observed
+        # The columns were scaled by powers of two (exactly); the mean
+        # difference is reported on the data's own scale, Welch's t is scale-free.
+        self.statistic_ = (observed / self._column_scales if self.statistic == "mean_diff"
+                           else observed)
+        del self._column_scales
         self.pvalues_ = self._pvalues(counts)
         if self.correction == "maxT":
             sorted_maxima = np.sort(maxima)
@@ -366,7 +375,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         """Centred float64 copy, its squares, Welch's variance floor and the tie scale."""
         n_samples = X.shape[0]
         with numba_threads(self.n_threads):
-            X_centred, constant, squares = centre_columns(X)
+            X_centred, constant, squares, self._column_scales = centre_columns(X)
         # Exact zeros make every statistic of a constant feature exactly 0 in
         # every engine; a rounded mean would leave dust that engines round differently.
         if constant.any():
@@ -395,17 +404,39 @@ class PermutationTest(SelectorMixin, BaseEstimator):
             return min(int(self.batch_size), self.n_permutations_)
         # Per relabelling: its row of labels, and the engine's block of
         # statistics with the temporaries derived from it.
+        # Per relabelling: its row of labels, its uniforms (one per member of
+        # the smaller group) and the engine's block of statistics with the
+        # temporaries derived from it.
         arrays_per_row = 3 if self.statistic == "mean_diff" else 8
         held_features = min(n_features, feature_tile or n_features)
-        rows = BATCH_BYTES // (8 * (n_samples + arrays_per_row * held_features))
-        # Whole stream blocks, so no block is drawn twice.
-        rows = max(STREAM_BLOCK, rows // STREAM_BLOCK * STREAM_BLOCK)
+        rows = BATCH_BYTES // (8 * (n_samples + n_samples // 2 + arrays_per_row * held_features))
+        # Whole stream blocks where a batch holds several, aligned with the
+        # stream; tall data gets smaller batches, drawn without the rest of
+        # their block.
+        rows = rows // STREAM_BLOCK * STREAM_BLOCK if rows >= STREAM_BLOCK else max(1, rows)
         return min(rows, self.n_permutations_)
 
     def _get_support_mask(self):
         check_is_fitted(self)
         pvalues = self.pvalues_ if self.correction is None else self.pvalues_corrected_
         return pvalues <= self.alpha
+
+
+def _n_splits_up_to(n_samples, n_group1, limit):
+    """``C(n_samples, n_group1)`` if it is at most ``limit``, else None.
+
+    Built up one factor at a time, ``C(m, j) = C(m - 1, j - 1) * m / j``, and
+    abandoned as soon as it passes ``limit``: C(10**6, 5 * 10**5) has 300,000
+    digits, and computing it only to compare it with 9,999 took seconds.
+    """
+    k = min(n_group1, n_samples - n_group1)
+    count = 1
+    for j in range(1, k + 1):
+        # C(n - k + j, j), exact in integers at every step
+        count = count * (n_samples - k + j) // j
+        if count > limit:
+            return None
+    return count
 
 
 def _run_batches(batches, *, engine, stream, X, X_sq, n_group1, threshold, var_floor, statistic,

@@ -60,9 +60,14 @@ class PermutationStream:
         self.entropy = entropy
         n_samples, n_group1 = self.group1.size, int(self.group1.sum())
         if self.exact:
-            # binomial[m, j] = C(m, j): the number of ways to finish a split.
+            # binomial[m, j] = C(m, j): the number of ways to finish a split,
+            # capped at the stream's length.  A rank is always below that
+            # length, so a capped entry still takes its candidate, as the
+            # true one would, and nothing is subtracted from a capped entry;
+            # the cap keeps the table in int64 for any group sizes.
+            cap = self.n_permutations
             self._binomial = np.array(
-                [[comb(m, j) for j in range(n_group1 + 1)] for m in range(n_samples + 1)],
+                [[min(comb(m, j), cap) for j in range(n_group1 + 1)] for m in range(n_samples + 1)],
                 dtype=np.int64,
             )
 
@@ -71,22 +76,29 @@ class PermutationStream:
         if self.exact:
             return self._ranked_splits(start, stop)
         n_samples, n_group1 = self.group1.size, int(self.group1.sum())
-        first_block, last_block = start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK
         # Row r of the stream depends only on row r of its block's uniforms.
-        uniforms = np.concatenate([self._block_uniforms(block)
-                                   for block in range(first_block, last_block + 1)])
-        offset = first_block * STREAM_BLOCK
+        uniforms = np.concatenate([
+            self._block_uniforms(block, max(start, block * STREAM_BLOCK) - block * STREAM_BLOCK,
+                                 min(stop, (block + 1) * STREAM_BLOCK) - block * STREAM_BLOCK)
+            for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1)])
         rows = np.empty((stop - start, n_samples))
         _draw_groups(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
-                     uniforms[start - offset:stop - offset], rows)
+                     uniforms, rows)
         return rows
 
-    def _block_uniforms(self, block):
-        """One uniform per member of the smaller group, for every row of ``block``."""
+    def _block_uniforms(self, block, first, last):
+        """One uniform per member of the smaller group, rows ``first:last`` of ``block``.
+
+        The block's generator is advanced past the rows before ``first``
+        (``PCG64.advance``: one step per double) instead of drawing them, so
+        a batch smaller than a block costs and holds only its own rows.
+        """
         n_samples, n_group1 = self.group1.size, int(self.group1.sum())
+        n_drawn = min(n_group1, n_samples - n_group1)
         seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
-        return np.random.default_rng(seed).random((STREAM_BLOCK,
-                                                   min(n_group1, n_samples - n_group1)))
+        bit_generator = np.random.PCG64(seed)
+        bit_generator.advance(first * n_drawn)
+        return np.random.Generator(bit_generator).random((last - first, n_drawn))
 
     def _ranked_splits(self, start, stop):
         # Walk the candidates in order: a row takes candidate i when its rank
