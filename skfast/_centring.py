@@ -3,9 +3,10 @@
 ``KMeans`` centres its data (``X - X.mean(axis=0)``) so that the
 ``|c|^2/2 - x.c`` identity stays accurate for data far from the origin, and
 the permutation test centres every feature so that its statistics carry no
-offset.  Here the column means and the copy come from compiled passes over
-fixed blocks of rows, reduced in block order: the result does not depend on
-the thread count.  The second pass also yields what each caller needs next,
+offset.  Here the copy (and, for the permutation test, the column means) come from
+compiled passes over fixed blocks of rows, reduced in block order: the
+result does not depend on the thread count.  The k-means mean is numpy's
+``X.mean(axis=0)``, the one ``KMeans`` subtracts.  The second pass also yields what each caller needs next,
 which numpy would compute in further passes over X:
 
 - :func:`centred_copy` (k-means): each row's squared norm, which the bounds
@@ -19,21 +20,6 @@ import numba
 import numpy as np
 
 _BLOCK_ROWS = 4096
-
-
-@numba.njit(cache=True, parallel=True)
-def _column_sums(X, block, n_blocks):
-    n_samples, n_features = X.shape
-    partial = np.zeros((n_blocks, n_features))
-    for b in numba.prange(n_blocks):
-        for i in range(b * block, min((b + 1) * block, n_samples)):
-            for j in range(n_features):
-                partial[b, j] += X[i, j]
-    sums = np.zeros(n_features)
-    for b in range(n_blocks):
-        for j in range(n_features):
-            sums[j] += partial[b, j]
-    return sums
 
 
 @numba.njit(cache=True, parallel=True)
@@ -55,7 +41,9 @@ def centred_copy(X):
     -------
     X_centred : ndarray of shape (n_samples, n_features)
     mean : ndarray of shape (n_features,)
-        Column means, summed in float64 and stored in X's dtype.
+        Column means, ``X.mean(axis=0)`` exactly as ``KMeans`` computes them
+        (float32 sums for float32 X), so that k-means++ draws the same centres
+        from the same centred data.
     squared_norms : ndarray of shape (n_samples,)
         Squared Euclidean norm of each centred row, in float64.
     mean_variance : float
@@ -64,7 +52,7 @@ def centred_copy(X):
     n_samples = X.shape[0]
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)
-    mean = (_column_sums(X, block, n_blocks) / n_samples).astype(X.dtype)
+    mean = X.mean(axis=0)
     out = np.empty_like(X, order="C")
     squared_norms = np.empty(n_samples)
     _subtract(X, mean, out, squared_norms, block, n_blocks)

@@ -5,6 +5,7 @@ its kind and seed and reproduces exactly.
 """
 
 import tracemalloc
+import warnings
 from fractions import Fraction
 from itertools import combinations
 from math import comb
@@ -13,15 +14,19 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
+from skfast import FastKMeans
+from skfast._centring import centred_copy
 from skfast.backtest import HMASweep
 from skfast.backtest._exact import exact_direction, tie_bound
 from skfast.backtest._grid import first_valid_bar, hma_windows
 from skfast.backtest._hma import _normalised
 from skfast.backtest._pandas import _ExactFeatures
 from skfast.permutation import PermutationTest
-from skfast.utils._hostile import (PERMUTATION_KINDS, PRICE_KINDS, hostile_permutation,
-                                   hostile_prices)
+from skfast.utils._hostile import (KMEANS_KINDS, PERMUTATION_KINDS, PRICE_KINDS,
+                                   hostile_kmeans, hostile_permutation, hostile_prices)
 from skfast.utils._testing import assert_engines_agree
 
 HMA_TABLE = HMASweep._engine_table
@@ -217,3 +222,91 @@ def test_tall_data_memory_is_bounded_by_the_batch():
         assert peak <= 2 * held + 32 * 2**20, (batch_size, peak / 2**20)
     assert fits["auto"].batch_size_ <= 64 * 2**20 // (8 * 300_000)
     np.testing.assert_array_equal(fits["auto"].pvalues_, fits[8].pvalues_)
+
+
+# --- FastKMeans ----------------------------------------------------------------------
+
+KMEANS_ENGINES = FastKMeans._engine_table.available()
+# Kinds whose answer scikit-learn decides without distance near-ties.
+KMEANS_DEFINED = [k for k in KMEANS_KINDS if k not in ("integer_grid", "few_distinct")]
+KMEANS_TIES = ["integer_grid", "few_distinct"]
+
+
+def _kmeans_pair(kind, seed, init, engine):
+    X, n_clusters, weight = hostile_kmeans(kind, seed)
+    options = dict(n_clusters=n_clusters, init=init, n_init=1, random_state=seed)
+    with warnings.catch_warnings(record=True) as expected_warnings:
+        warnings.simplefilter("always")
+        expected = KMeans(**options).fit(X, sample_weight=weight)
+    with warnings.catch_warnings(record=True) as got_warnings:
+        warnings.simplefilter("always")
+        got = FastKMeans(**options, engine=engine).fit(X, sample_weight=weight)
+    kinds = lambda caught: sorted({type(w.message).__name__ for w in caught})  # noqa: E731
+    return X, expected, got, kinds(expected_warnings), kinds(got_warnings)
+
+
+def _assert_same_as_sklearn(X, expected, got, expected_warnings, got_warnings):
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    assert got.n_iter_ == expected.n_iter_
+    np.testing.assert_allclose(got.inertia_, expected.inertia_, rtol=1e-6)
+    # float32 data: scikit-learn sums its centres in float32, skfast in float64
+    atol = 1e-5 * np.abs(X).max() if X.dtype == np.float32 else 1e-12 * np.abs(X).max()
+    np.testing.assert_allclose(got.cluster_centers_, expected.cluster_centers_, rtol=1e-6,
+                               atol=atol)
+    assert got_warnings == expected_warnings
+
+
+@pytest.mark.parametrize("engine", KMEANS_ENGINES)
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("kind", KMEANS_DEFINED)
+def test_every_kmeans_engine_matches_sklearn_on_hostile_data(kind, init, engine):
+    for seed in range(4):
+        if kind == "two_weighted" and init == "random":
+            continue  # scikit-learn cannot draw more random centres than weighted samples
+        _assert_same_as_sklearn(*_kmeans_pair(kind, seed, init, engine))
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("kind", KMEANS_TIES)
+def test_numpy_kmeans_matches_sklearn_on_exact_distance_ties(kind, init):
+    """Integer grids and duplicated centres: ties that scikit-learn's GEMM expression decides."""
+    for seed in range(6):
+        _assert_same_as_sklearn(*_kmeans_pair(kind, seed, init, "numpy"))
+
+
+def test_more_clusters_than_distinct_points_stops_as_sklearn_does():
+    """sklearn 1.9 leaves the extra clusters empty (on the heaviest centre) and stops."""
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0]], [5, 7], axis=0)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        expected = KMeans(4, n_init=1, random_state=0).fit(X)
+    for engine in KMEANS_ENGINES:
+        with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+            got = FastKMeans(4, n_init=1, random_state=0, engine=engine).fit(X)
+        np.testing.assert_array_equal(got.labels_, expected.labels_)
+        assert got.n_iter_ == expected.n_iter_
+        np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+
+
+def test_float32_centring_is_sklearns():
+    """k-means++ sees the same centred data as KMeans: numpy's float32 mean, subtracted in float32."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(600_000, 3)) * 50 + 1e4).astype(np.float32)
+    centred, mean = centred_copy(X)[:2]
+    np.testing.assert_array_equal(mean, X.mean(axis=0))
+    np.testing.assert_array_equal(centred, X - X.mean(axis=0))
+
+
+@pytest.mark.parametrize("engine", KMEANS_ENGINES)
+@pytest.mark.parametrize("factor", [2.0**-700, 1e-160, 1e160, 2.0**700])
+def test_kmeans_at_extreme_scales_solves_the_rescaled_problem(engine, factor):
+    """sklearn overflows at 1e160 (one cluster, infinite inertia); skfast rescales by 2**k."""
+    X, n_clusters, _ = hostile_kmeans("duplicates", 0)
+    expected = KMeans(n_clusters, n_init=1, random_state=0).fit(X)
+    got = FastKMeans(n_clusters, n_init=1, random_state=0, engine=engine).fit(X * factor)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    assert got.n_iter_ == expected.n_iter_
+    np.testing.assert_allclose(got.cluster_centers_ / factor, expected.cluster_centers_,
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(got.predict(X * factor), expected.labels_)
+    np.testing.assert_allclose(got.transform(X * factor) / factor, expected.transform(X),
+                               rtol=1e-9, atol=1e-12)

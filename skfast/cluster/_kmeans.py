@@ -87,15 +87,21 @@ def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, label
     """Give each empty cluster the sample farthest from its centre, as scikit-learn.
 
     The farthest samples are found with the same ``argpartition`` call that
-    scikit-learn uses, so ties among distances resolve identically.  Labels
+    scikit-learn uses, so ties among distances resolve identically; when
+    every sample sits on its centre nothing moves, as in scikit-learn.  Labels
     are left untouched: the moved sample counts for its new cluster from the
     next assignment on.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
         return
-    distances = ((X - centers_old[labels]) ** 2).sum(axis=1)
+    # In X's dtype, as scikit-learn computes them.
+    distances = ((X - centers_old[labels].astype(X.dtype, copy=False)) ** 2).sum(axis=1)
     farthest = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+    if np.max(distances) == 0:
+        # More clusters than distinct points: scikit-learn (1.9) leaves the
+        # empty clusters empty, since moving a duplicate point would help nothing.
+        return
     for new_cluster, far in zip(empty, farthest):
         weight = sample_weight[far]
         old_cluster = labels[far]
@@ -107,11 +113,19 @@ def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, label
 
 
 def _cluster_means(sums, weights, dtype):
-    """Weighted means; a cluster with no weight keeps its (zero) sum, as scikit-learn."""
+    """Weighted means; a cluster with no weight sits on the heaviest cluster's mean.
+
+    As scikit-learn (1.9) does: a cluster still empty after the relocation
+    (more clusters than distinct points, or weight on fewer samples than
+    clusters) is placed on the mean of the cluster with the largest weight
+    (the first of them), not at the origin.
+    """
     centers = sums.copy()
     filled = weights > 0
     # Multiply by the reciprocal, as scikit-learn does, for bitwise-equal centres.
     centers[filled] *= (1.0 / weights[filled])[:, None]
+    if not filled.all():
+        centers[~filled] = centers[np.argmax(weights)]
     return centers.astype(dtype, copy=False)
 
 
@@ -150,6 +164,29 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, ve
         labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
                   else kernels.assign_labels(X, centers))
     return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
+
+
+# Beyond these magnitudes squared distances (and scikit-learn's own) leave
+# the normal float range: the data is rescaled by a power of two first.
+_LARGEST_SAFE, _SMALLEST_SAFE = 2.0**400, 2.0**-400
+
+
+def _power_of_two_scale(*arrays):
+    """1.0 for data of ordinary magnitude, else the power of two bringing its largest |value| to ~1.
+
+    Multiplying by a power of two is exact, so the scaled problem has the
+    same labels, iterations and (rescaled) centres; scikit-learn itself
+    overflows there (1e160: infinite distances, one cluster).  The bounds
+    keep squared distances far inside the range of the data's dtype.
+    """
+    largest = max((max(float(a.max()), -float(a.min())) if a.size else 0.0) for a in arrays)
+    if np.result_type(*arrays) == np.float64:
+        high, low = _LARGEST_SAFE, _SMALLEST_SAFE
+    else:
+        high, low = 2.0**50, 2.0**-50
+    if largest == 0.0 or low <= largest <= high:
+        return 1.0
+    return float(np.ldexp(1.0, -np.frexp(largest)[1]))
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -386,6 +423,14 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
             self._check_center_shape(X, init)
 
+        # Data whose squared distances would overflow (or underflow) is
+        # scaled by a power of two: exact, so labels, iterations and centres
+        # are those of the same problem at a representable scale.
+        scale = _power_of_two_scale(X)
+        if scale != 1.0:
+            X = X * X.dtype.type(scale)
+            if init_is_array:
+                init *= X.dtype.type(scale)
         # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
         with numba_threads(self.n_threads):
             X, X_mean, centred_norms, mean_variance = centred_copy(X)
@@ -426,10 +471,11 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
                 f"({self.n_clusters}). Possibly due to duplicate points in X.",
                 ConvergenceWarning, stacklevel=2)
-        self.cluster_centers_ = centers + X_mean
+        self.cluster_centers_ = (centers + X_mean) / X.dtype.type(scale)
         self._n_features_out = self.cluster_centers_.shape[0]
         self.labels_ = labels
-        self.inertia_ = inertia
+        with np.errstate(over="ignore"):  # an inertia beyond the float range is inf
+            self.inertia_ = float(np.float64(inertia) / scale / scale)
         self.n_iter_ = n_iter
         self.n_distance_evaluations_ = evaluations
         self.engine_ = engine.name
@@ -459,11 +505,16 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         engine, _ = self._resolve_engine(X)
         kernels = engine.load()
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        scale = _power_of_two_scale(X, centers)
+        if scale != 1.0:
+            X, centers = X * X.dtype.type(scale), centers * X.dtype.type(scale)
         with compute_threads(self.n_threads, engine):
             labels = kernels.assign_labels(X, centers)
             if sample_weight is None:
                 return labels, None
-            return labels, kernels.inertia(X, sample_weight.astype(np.float64), centers, labels)
+            inertia = kernels.inertia(X, sample_weight.astype(np.float64), centers, labels)
+        with np.errstate(over="ignore"):
+            return labels, float(np.float64(inertia) / scale / scale)
 
     def predict(self, X):
         """Index of the closest cluster centre for each sample in X.
@@ -514,7 +565,11 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             Distances in the dtype of X.
         """
         X = self._check_test_data(X)
-        return euclidean_distances(X, self.cluster_centers_)
+        scale = _power_of_two_scale(X, self.cluster_centers_)
+        if scale == 1.0:
+            return euclidean_distances(X, self.cluster_centers_)
+        dtype = X.dtype.type
+        return euclidean_distances(X * dtype(scale), self.cluster_centers_ * dtype(scale)) / dtype(scale)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to the cluster centres.

@@ -70,7 +70,7 @@ KMEANS_KINDS = ("integer_grid", "duplicates", "few_distinct", "constant_column",
                 "tiny_scale", "huge_scale", "two_weighted")
 
 
-def hostile_kmeans(kind, seed, n_samples=300):
+def hostile_kmeans(kind, seed, n_samples=250):
     """One hostile k-means case: ``(X, n_clusters, sample_weight or None)``.
 
     Kinds: ``integer_grid`` (points of a 5 x 5 integer grid: exact distance
