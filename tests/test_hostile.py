@@ -266,12 +266,13 @@ def test_every_kmeans_engine_matches_sklearn_on_hostile_data(kind, init, engine)
         _assert_same_as_sklearn(*_kmeans_pair(kind, seed, init, engine))
 
 
+@pytest.mark.parametrize("engine", KMEANS_ENGINES)
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 @pytest.mark.parametrize("kind", KMEANS_TIES)
-def test_numpy_kmeans_matches_sklearn_on_exact_distance_ties(kind, init):
+def test_every_kmeans_engine_matches_sklearn_on_exact_distance_ties(kind, init, engine):
     """Integer grids and duplicated centres: ties that scikit-learn's GEMM expression decides."""
     for seed in range(6):
-        _assert_same_as_sklearn(*_kmeans_pair(kind, seed, init, "numpy"))
+        _assert_same_as_sklearn(*_kmeans_pair(kind, seed, init, engine))
 
 
 def test_more_clusters_than_distinct_points_stops_as_sklearn_does():

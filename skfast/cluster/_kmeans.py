@@ -9,6 +9,7 @@ engines only compute the per-iteration step over all samples.
 
 import numbers
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
@@ -129,12 +130,14 @@ def _cluster_means(sums, weights, dtype):
     return centers.astype(dtype, copy=False)
 
 
-def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, verbose):
+def _lloyd_single(step, kernels, X, sample_weight, centers, *, squared_norms, max_iter, tol,
+                  verbose):
     """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
 
     ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
     with the same signature and results (``BoundedStep``), whose ``assign``
-    then also serves the final E-step.
+    then also serves the final E-step.  ``squared_norms``: the rows' squared
+    norms in float64, for the engines' near-tie margins.
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
@@ -162,7 +165,7 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_iter, tol, ve
         # The last update moved the centres: reassign so labels match them
         # (through the bounds, when the step keeps them).
         labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
-                  else kernels.assign_labels(X, centers))
+                  else kernels.assign_labels(X, centers, squared_norms=squared_norms))
     return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
@@ -448,14 +451,14 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             for _ in range(n_init):
                 # A bounded step carries per-sample state across iterations.
                 step = (kernels.BoundedStep(X, centred_norms) if hasattr(kernels, "BoundedStep")
-                        else kernels.lloyd_step)
+                        else partial(kernels.lloyd_step, squared_norms=centred_norms))
                 centers = self._initial_centers(X, x_squared_norms, init, random_state,
                                                 sample_weight)
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _lloyd_single(
-                    step, kernels, X, weights64, centers, max_iter=self.max_iter, tol=tol,
-                    verbose=self.verbose)
+                    step, kernels, X, weights64, centers, squared_norms=centred_norms,
+                    max_iter=self.max_iter, tol=tol, verbose=self.verbose)
                 # Keep a new run only if it is better *and* a different clustering:
                 # the same partition can differ in inertia by round-off alone.
                 if best is None or (inertia < best[1] and not _is_same_clustering(

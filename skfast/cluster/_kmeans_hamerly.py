@@ -27,6 +27,7 @@ from scipy.spatial.distance import cdist
 
 from . import _kmeans_numba as _loops
 from . import _kmeans_numpy as _blas
+from ._ties import settle
 
 assign_labels = _blas.assign_labels
 inertia = _loops.inertia
@@ -56,9 +57,9 @@ def _distance(X, i, centers, k):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center_norms, labels,
-                        upper, lower):
-    """Label and fresh bounds of sample ``i`` from its ``|c|^2/2 - x.c`` values."""
+def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center_norms, tie,
+                        labels, upper, lower, unsure):
+    """Label, fresh bounds and near-tie flag of sample ``i`` from its ``|c|^2/2 - x.c`` values."""
     best, best_value, second_value = 0, values[0], np.inf
     for k in range(1, values.shape[0]):
         value = values[k]
@@ -67,6 +68,7 @@ def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center
         elif value < second_value:
             second_value = value
     labels[i] = best
+    unsure[i] = _loops.near_tie(best_value, second_value, squared_norm, tie)
     upper[i] = _distance(X, i, centers, best)
     # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
     # so the lower bound stays below the true second-nearest distance.
@@ -76,43 +78,56 @@ def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _scan_in_place(X, i, centers, centers_t, half_norms, squared_norm, error_scale,
-                   center_norms, scratch, labels, upper, lower):
+                   center_norms, tie, scratch, labels, upper, lower, unsure):
     """Lloyd's assignment of sample ``i`` and fresh bounds, computed in the loop."""
     _loops.scan_values(X, i, centers_t, half_norms, scratch)
-    _settle_from_values(X, i, scratch, centers, squared_norm, error_scale, center_norms, labels,
-                        upper, lower)
+    _settle_from_values(X, i, scratch, centers, squared_norm, error_scale, center_norms, tie,
+                        labels, upper, lower, unsure)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _skippable(upper, bound, slack, squared_norm, tie):
+    """Whether the bounds prove the own centre nearest, by more than a near tie.
+
+    Half the gap of the squared distances, ``(bound^2 - upper^2) / 2``, must
+    also exceed the near-tie margin, or the sample is scanned (and settled).
+    """
+    up = upper * (1 + _RELATIVE_SLACK) + slack
+    return up < bound and bound * bound - up * up > 4.0 * tie[0] * (squared_norm + tie[1])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _settle(X, i, centers, centers_t, half_norms, squared_norms, labels, upper, lower, shift,
-            farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
-            scan_here, scratch):
+            farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, tie, first,
+            scan_here, scratch, unsure):
     """Bounds of sample ``i`` for the new centres.
 
     Returns ``(distances computed, whether a BLAS scan is still needed)``.
     """
     evaluations = 0
+    unsure[i] = False
     if not first:
         k = labels[i]
         upper[i] += shift[k]
         lower[i] -= runner_up if k == farthest else largest
         bound = max(half_gap[k], lower[i])
-        if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+        if _skippable(upper[i], bound, slack, squared_norms[i], tie):
             return evaluations, False
         upper[i] = _distance(X, i, centers, k)
         evaluations += 1
-        if upper[i] * (1 + _RELATIVE_SLACK) + slack < bound:
+        if _skippable(upper[i], bound, slack, squared_norms[i], tie):
             return evaluations, False
     if not scan_here:
         return evaluations, True
     _scan_in_place(X, i, centers, centers_t, half_norms, squared_norms[i], error_scale,
-                   center_norms, scratch, labels, upper, lower)
+                   center_norms, tie, scratch, labels, upper, lower, unsure)
     return evaluations + centers.shape[0], False
 
 
 @numba.njit(cache=True, parallel=True)
 def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, upper, lower,
-                     shift, half_gap, slack, error_scale, first, scan_here, block, n_blocks):
+                     unsure, shift, half_gap, slack, error_scale, tie, first, scan_here, block,
+                     n_blocks):
     """Move the bounds by the centre shifts and test them.
 
     A sample whose bounds fail is scanned on the spot when ``scan_here``
@@ -136,8 +151,8 @@ def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, u
         for i in range(b * block, min((b + 1) * block, n_samples)):
             computed, flagged = _settle(
                 X, i, centers, centers_t, half_norms, squared_norms, labels, upper, lower, shift,
-                farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, first,
-                scan_here, scratch)
+                farthest, largest, runner_up, half_gap, slack, error_scale, center_norms, tie,
+                first, scan_here, scratch, unsure)
             evaluations[b] += computed
             needs_scan[i] = flagged
     return needs_scan, evaluations.sum()
@@ -195,8 +210,8 @@ def _refresh_sums(X, sample_weight, labels, previous, first, block, block_sums, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error_scale, labels,
-                    upper, lower):
+def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error_scale, tie,
+                    labels, upper, lower, unsure):
     """Labels and fresh bounds of the scanned ``rows`` from their ``|c|^2/2 - x.c`` values.
 
     Serial on purpose: it runs between two BLAS products of a scan, and a
@@ -205,7 +220,7 @@ def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error
     for r in range(rows.shape[0]):
         i = rows[r]
         _settle_from_values(X, i, values[r], centers, squared_norms[i], error_scale,
-                            center_norms, labels, upper, lower)
+                            center_norms, tie, labels, upper, lower, unsure)
 
 
 def cache_block_count(n_samples, n_features, n_clusters, itemsize):
@@ -243,6 +258,7 @@ class BoundedStep:
         self.labels = np.zeros(n_samples, dtype=np.int32)
         self.upper = np.zeros(n_samples)
         self.lower = np.zeros(n_samples)
+        self.unsure = np.zeros(n_samples, dtype=np.bool_)
         self.squared_norms = (np.einsum("ij,ij->i", X, X, dtype=np.float64)
                               if squared_norms is None else squared_norms)
         self._largest_norm = np.sqrt(self.squared_norms.max())
@@ -251,7 +267,7 @@ class BoundedStep:
         self._block_sums = None
         self._block_weights = None
 
-    def _scan(self, X, rows, centers, half_norms):
+    def _scan(self, X, rows, centers, half_norms, tie):
         """Full Lloyd assignment of ``rows``, and fresh bounds for them."""
         n_clusters, n_features = centers.shape
         everything = rows.size == X.shape[0]
@@ -261,8 +277,8 @@ class BoundedStep:
             chunk = X[part] if everything else X[rows[part]]
             values = _blas._half_distances(chunk, centers, half_norms)
             _settle_scanned(X, rows[part], values, centers, self.squared_norms,
-                            2 * half_norms.max(), _error_scale(n_features), self.labels,
-                            self.upper, self.lower)
+                            2 * half_norms.max(), _error_scale(n_features), tie, self.labels,
+                            self.upper, self.lower, self.unsure)
         self.distance_evaluations += rows.size * n_clusters
 
     def _blocks(self, X, n_clusters):
@@ -271,7 +287,8 @@ class BoundedStep:
 
     def assign(self, X, centers):
         """Lloyd's labels of X for ``centers``, from the bounds; updates them."""
-        centers, centers_t, half_norms = _loops.prepared_centers(centers)
+        data_centers = centers
+        centers, centers_t, half_norms, tie = _loops.prepared_centers(centers, X.dtype)
         n_clusters, n_features = centers.shape
         block, n_blocks = self._blocks(X, n_clusters)
         first = self.previous_centers is None
@@ -288,8 +305,8 @@ class BoundedStep:
         scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
         needs_scan, evaluations = _loosen_and_test(
             X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
-            self.lower, shift, half_gap, _ABSOLUTE_SLACK * scale, _error_scale(n_features),
-            first, scan_here, block, n_blocks)
+            self.lower, self.unsure, shift, half_gap, _ABSOLUTE_SLACK * scale,
+            _error_scale(n_features), tie, first, scan_here, block, n_blocks)
         self.distance_evaluations += int(evaluations)
         self.previous_centers = centers
         rows = np.flatnonzero(needs_scan)
@@ -298,8 +315,23 @@ class BoundedStep:
             # costs no more than gathering most of them.
             rows = np.arange(X.shape[0])
         if rows.size:
-            self._scan(X, rows, centers, half_norms)
+            self._scan(X, rows, centers, half_norms, tie)
+        self._settle_near_ties(X, data_centers)
         return self.labels
+
+    def _settle_near_ties(self, X, centers):
+        """Near ties decided by scikit-learn's expression (``_ties``); their bounds reset.
+
+        A settled sample's lower bound drops to 0 (its runner-up is about as
+        near as its centre) and, if its label changed, its upper bound to
+        infinity: it is scanned again next time, which near ties always need.
+        """
+        rows = np.flatnonzero(self.unsure)
+        if rows.size:
+            before = self.labels[rows].copy()
+            settle(X, centers, rows, self.labels)
+            self.lower[rows] = 0.0
+            self.upper[rows[self.labels[rows] != before]] = np.inf
 
     def __call__(self, X, sample_weight, centers):
         n_clusters, n_features = centers.shape
@@ -318,6 +350,6 @@ class BoundedStep:
         return labels.copy(), self._sums.copy(), self._weights.copy()
 
 
-def lloyd_step(X, sample_weight, centers):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     """One stateless step (a fresh :class:`BoundedStep`): a full scan."""
-    return BoundedStep(X)(X, sample_weight, centers)
+    return BoundedStep(X, squared_norms)(X, sample_weight, centers)

@@ -15,6 +15,8 @@ shape only, never on the thread count, so results are bit-identical whatever
 import numba
 import numpy as np
 
+from ._ties import margin_factor, settle
+
 _BLOCK_ROWS = 2048
 _MAX_BLOCKS = 256
 # Cap on the float64 partial sums held at once (blocks x clusters x features).
@@ -48,31 +50,48 @@ def scan_values(X, i, centers_t, half_norms, scratch):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest(X, i, centers, centers_t, half_norms, scratch):
-    """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie)."""
+def near_tie(best_value, second_value, x_squared_norm, tie):
+    """Whether two ``|c|^2/2 - x.c`` values are too close for their rounding to decide.
+
+    ``tie = (factor, max |c|^2)`` from :func:`prepared_centers`; the margin
+    ``2 factor (|x|^2 + max|c|^2)`` is at least ``factor (|x| + max|c|)^2``
+    (``_ties.margin_factor``).
+    """
+    return second_value - best_value <= 2.0 * tie[0] * (x_squared_norm + tie[1])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nearest(X, i, centers, centers_t, half_norms, scratch, tie, squared_norms):
+    """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie).
+
+    Returns ``(label, near_tie)``: a near tie is for ``_ties.settle`` to decide.
+    """
     n_clusters, n_features = centers.shape
+    best, best_value, second_value = 0, np.inf, np.inf
     if n_clusters <= _FEW_CLUSTERS:
-        best, best_value = 0, np.inf
         for k in range(n_clusters):
             value = half_norms[k]
             for j in range(n_features):
                 value -= np.float64(X[i, j]) * centers[k, j]
+            second_value = min(second_value, max(value, best_value))
             if value < best_value:
                 best, best_value = k, value
-        return best
-    scan_values(X, i, centers_t, half_norms, scratch)
-    best, best_value = 0, scratch[0]
-    for k in range(1, n_clusters):
-        if scratch[k] < best_value:
-            best, best_value = k, scratch[k]
-    return best
+    else:
+        scan_values(X, i, centers_t, half_norms, scratch)
+        for k in range(n_clusters):
+            value = scratch[k]
+            second_value = min(second_value, max(value, best_value))
+            if value < best_value:
+                best, best_value = k, value
+    return best, near_tie(best_value, second_value, squared_norms[i], tie)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest_pair(X, i, centers, half_norms):
+def _nearest_pair(X, i, centers, half_norms, tie, squared_norms):
     """:func:`_nearest` of samples ``i`` and ``i + 1`` together, in the same operation order."""
     n_clusters, n_features = centers.shape
     best_a, best_b, value_a_best, value_b_best = 0, 0, np.inf, np.inf
+    second_a, second_b = np.inf, np.inf
     for k in range(n_clusters):
         value_a = half_norms[k]
         value_b = half_norms[k]
@@ -80,11 +99,15 @@ def _nearest_pair(X, i, centers, half_norms):
             c = centers[k, j]
             value_a -= np.float64(X[i, j]) * c
             value_b -= np.float64(X[i + 1, j]) * c
+        # branch-free runner-up: the larger of (value, best) can only be it
+        second_a = min(second_a, max(value_a, value_a_best))
+        second_b = min(second_b, max(value_b, value_b_best))
         if value_a < value_a_best:
             best_a, value_a_best = k, value_a
         if value_b < value_b_best:
             best_b, value_b_best = k, value_b
-    return best_a, best_b
+    return (best_a, best_b, near_tie(value_a_best, second_a, squared_norms[i], tie),
+            near_tie(value_b_best, second_b, squared_norms[i + 1], tie))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -107,36 +130,39 @@ def reduce_blocks(partial_sums, partial_weights):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, start, stop, labels, sums,
-                 weights):
+def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms, start,
+                 stop, labels, unsure, sums, weights):
     scratch = np.empty(centers_t.shape[1])
     first = start
     if centers.shape[0] <= _FEW_CLUSTERS:
         # Two samples at a time: two independent chains per cluster.
         for i in range(start, stop - 1, 2):
-            labels[i], labels[i + 1] = _nearest_pair(X, i, centers, half_norms)
+            labels[i], labels[i + 1], unsure[i], unsure[i + 1] = _nearest_pair(
+                X, i, centers, half_norms, tie, squared_norms)
             accumulate_sample(X, sample_weight, labels, i, sums, weights)
             accumulate_sample(X, sample_weight, labels, i + 1, sums, weights)
         first = stop - (stop - start) % 2
     for i in range(first, stop):
-        labels[i] = _nearest(X, i, centers, centers_t, half_norms, scratch)
+        labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, tie,
+                                        squared_norms)
         accumulate_sample(X, sample_weight, labels, i, sums, weights)
 
 
 @numba.njit(cache=True, parallel=True)
-def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, n_blocks):
+def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms, n_blocks):
     n_samples, n_features = X.shape
     n_clusters = centers_t.shape[1]
     labels = np.empty(n_samples, dtype=np.int32)
+    unsure = np.empty(n_samples, dtype=np.bool_)
     partial_sums = np.zeros((n_blocks, n_clusters, n_features))
     partial_weights = np.zeros((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
-        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, b * block,
-                     min((b + 1) * block, n_samples), labels, partial_sums[b],
+        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms,
+                     b * block, min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
                      partial_weights[b])
     sums, weights = reduce_blocks(partial_sums, partial_weights)
-    return labels, sums, weights
+    return labels, unsure, sums, weights
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -169,15 +195,17 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
 
 
 @numba.njit(cache=True, parallel=True)
-def _assign_labels(X, centers, centers_t, half_norms, n_blocks):
+def _assign_labels(X, centers, centers_t, half_norms, tie, squared_norms, n_blocks):
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int32)
+    unsure = np.empty(n_samples, dtype=np.bool_)
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
         scratch = np.empty(centers_t.shape[1])
         for i in range(b * block, min((b + 1) * block, n_samples)):
-            labels[i] = _nearest(X, i, centers, centers_t, half_norms, scratch)
-    return labels
+            labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, tie,
+                                            squared_norms)
+    return labels, unsure
 
 
 @numba.njit(cache=True, parallel=True)
@@ -199,20 +227,48 @@ def _inertia(X, sample_weight, centers, labels, n_blocks):
     return partial
 
 
-def prepared_centers(centers):
-    """Centres in float64, row- and feature-major, and half their squared norms."""
+def prepared_centers(centers, dtype=np.float64):
+    """Centres in float64, row- and feature-major, half their squared norms, and the tie margin.
+
+    ``dtype`` is the data's: it sets the rounding the tie margin covers
+    (``_ties.margin_factor``).
+    """
     centers = np.ascontiguousarray(centers, dtype=np.float64)
-    return centers, np.ascontiguousarray(centers.T), 0.5 * np.einsum("ij,ij->i", centers, centers)
+    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    tie = (margin_factor(centers.shape[1], dtype), 2.0 * float(half_norms.max()))
+    return centers, np.ascontiguousarray(centers.T), half_norms, tie
 
 
-def lloyd_step(X, sample_weight, centers):
-    return _lloyd_step(X, sample_weight, *prepared_centers(centers),
-                       block_count(X.shape[0], X.shape[1], centers.shape[0]))
+def settle_near_ties(X, centers, labels, unsure):
+    """Decide the flagged samples by scikit-learn's expression; whether a label changed."""
+    rows = np.flatnonzero(unsure)
+    return bool(rows.size) and settle(X, centers, rows, labels)
 
 
-def assign_labels(X, centers):
-    return _assign_labels(X, *prepared_centers(centers),
-                          block_count(X.shape[0], X.shape[1], centers.shape[0]))
+def row_squared_norms(X):
+    """Squared norm of each row in float64 (the near-tie margins need them)."""
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
+    if squared_norms is None:
+        squared_norms = row_squared_norms(X)
+    n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
+    labels, unsure, sums, weights = _lloyd_step(X, sample_weight,
+                                                *prepared_centers(centers, X.dtype),
+                                                squared_norms, n_blocks)
+    if settle_near_ties(X, centers, labels, unsure):
+        sums, weights = accumulate(X, sample_weight, labels, centers.shape[0], n_blocks)
+    return labels, sums, weights
+
+
+def assign_labels(X, centers, squared_norms=None):
+    if squared_norms is None:
+        squared_norms = row_squared_norms(X)
+    labels, unsure = _assign_labels(X, *prepared_centers(centers, X.dtype), squared_norms,
+                                    block_count(X.shape[0], X.shape[1], centers.shape[0]))
+    settle_near_ties(X, centers, labels, unsure)
+    return labels
 
 
 def inertia(X, sample_weight, centers, labels):

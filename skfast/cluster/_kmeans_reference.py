@@ -4,17 +4,22 @@ Loops over samples and clusters that read like the math, slow on purpose.
 Every other engine is gated on agreeing with these functions.  All engines
 expose the same three functions with the same signatures:
 
-``lloyd_step(X, sample_weight, centers) -> (labels, sums, weights)``
-    Assign each sample to its nearest centre (the lowest index wins a tie)
-    and return the weighted per-cluster sums of the assigned samples and the
+``lloyd_step(X, sample_weight, centers, squared_norms=None) -> (labels, sums, weights)``
+    Assign each sample to its nearest centre (the lowest index wins a tie;
+    near ties, within rounding of each other, are decided by scikit-learn's
+    expression, ``_ties.settle``) and return the weighted per-cluster sums of the assigned samples and the
     per-cluster total weight, both accumulated in float64.
-``assign_labels(X, centers) -> labels``
-    The assignment step alone.
+``assign_labels(X, centers, squared_norms=None) -> labels``
+    The assignment step alone.  ``squared_norms``, the float64 squared
+    norm of each row of X when the caller has it, spares an engine that
+    needs it (for its near-tie margins) a pass over X; others ignore it.
 ``inertia(X, sample_weight, centers, labels) -> float``
     Weighted sum of squared distances of samples to their assigned centre.
 """
 
 import numpy as np
+
+from ._ties import margin_factor, settle
 
 
 def squared_distance(x, c):
@@ -24,31 +29,48 @@ def squared_distance(x, c):
 
 
 def nearest_center(x, centers):
-    """Index of the closest centre to ``x``; the first one wins a tie."""
-    best_k, best_dist = 0, np.inf
-    for k in range(centers.shape[0]):
-        dist = squared_distance(x, centers[k])
-        if dist < best_dist:
-            best_k, best_dist = k, dist
-    return best_k
+    """Index of the closest centre to ``x``, and whether rounding could decide it.
+
+    The first centre wins an exact tie.  When the two smallest squared
+    distances are within the tie margin of ``_ties`` (twice its half-distance
+    margin), the choice belongs to scikit-learn's expression and the sample
+    is reported as a near tie.
+    """
+    distances = [squared_distance(x, c) for c in centers]
+    best_k = 0
+    for k in range(1, len(distances)):
+        if distances[k] < distances[best_k]:
+            best_k = k
+    others = [d for k, d in enumerate(distances) if k != best_k]
+    runner_up = min(others) if others else np.inf
+    largest_center = max(float(np.sqrt(c.astype(np.float64) @ c.astype(np.float64))) for c in centers)
+    size = float(np.sqrt(x.astype(np.float64) @ x.astype(np.float64))) + largest_center
+    margin = 2 * margin_factor(x.shape[0], x.dtype) * size**2
+    return best_k, runner_up - distances[best_k] <= margin
 
 
-def lloyd_step(X, sample_weight, centers):
+def assign_labels(X, centers, squared_norms=None):
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    near_ties = []
+    for i in range(X.shape[0]):
+        labels[i], near_tie = nearest_center(X[i], centers)
+        if near_tie:
+            near_ties.append(i)
+    settle(X, centers, np.array(near_ties, dtype=np.int64), labels)
+    return labels
+
+
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    labels = np.empty(n_samples, dtype=np.int32)
+    labels = assign_labels(X, centers)
     sums = np.zeros((n_clusters, n_features))
     weights = np.zeros(n_clusters)
     for i in range(n_samples):
-        k = nearest_center(X[i], centers)
-        labels[i] = k
+        k = labels[i]
         sums[k] += sample_weight[i] * X[i].astype(np.float64)
         weights[k] += sample_weight[i]
     return labels, sums, weights
-
-
-def assign_labels(X, centers):
-    return np.array([nearest_center(x, centers) for x in X], dtype=np.int32)
 
 
 def inertia(X, sample_weight, centers, labels):
