@@ -311,3 +311,23 @@ def test_kmeans_at_extreme_scales_solves_the_rescaled_problem(engine, factor):
     np.testing.assert_array_equal(got.predict(X * factor), expected.labels_)
     np.testing.assert_allclose(got.transform(X * factor) / factor, expected.transform(X),
                                rtol=1e-9, atol=1e-12)
+
+
+# --- subnormal inputs (XLA flushes them to zero) --------------------------------------
+
+
+@pytest.mark.parametrize("engine", PERM_TABLE.available())
+def test_permutation_on_subnormal_data_gives_the_unscaled_pvalues(engine):
+    X, y = hostile_permutation("integer_ties", 3, n_samples=30)
+    test = PermutationTest(199, statistic="welch_t", engine=engine, random_state=0)
+    expected = clone(test).fit(X, y).pvalues_
+    np.testing.assert_array_equal(clone(test).fit(X * 2.0**-1060, y).pvalues_, expected)
+
+
+@pytest.mark.parametrize("engine", KMEANS_ENGINES)
+def test_kmeans_on_subnormal_data_gives_sklearns_labels(engine):
+    X, n_clusters, _ = hostile_kmeans("integer_grid", 1)
+    expected = KMeans(n_clusters, n_init=1, random_state=0).fit(X)
+    got = FastKMeans(n_clusters, n_init=1, random_state=0, engine=engine).fit(X * 2.0**-1060)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    assert got.n_iter_ == expected.n_iter_

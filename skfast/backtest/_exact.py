@@ -25,7 +25,7 @@ from numba import njit
 
 from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q
 
-__all__ = ["tie_bound", "tie_bounds", "directions", "positions", "exact_direction", "sure_direction", "direction_at", "settle_directions", "support"]
+__all__ = ["tie_bound", "tie_bounds", "directions", "positions", "exact_direction", "float_direction", "sure_direction", "direction_at", "settle_directions", "support"]
 
 _UNIT_ROUNDOFF = 2.0**-53
 # Each intermediate a flush-to-zero engine (XLA) rounds to zero loses at most this.
@@ -258,6 +258,12 @@ def exact_direction(x, t, w):
         n_hma3[:m] = tmp[:m]
     n = _add_scaled(n_hma, n, n_hma3, m, 1.0)
     return 1 if n > 0 and n_hma[n - 1] < 0.0 else -1
+
+
+@njit(cache=True, inline="always")
+def float_direction(difference):
+    """+1 when the floating ``HMA - HMA3`` is negative, else -1: exact outside the bound."""
+    return 1 if difference < 0.0 else -1
 
 
 @njit(cache=True, inline="always")

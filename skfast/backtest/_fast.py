@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _cached, _numba
-from ._exact import sure_direction
+from ._exact import float_direction
 from ._grid import Q, ROOT, engine_entry
 
 __all__ = ["sweep", "features"]
@@ -46,9 +46,10 @@ def _slide(ring, mask, t, p, weight, newest, anchor, plain, weighted):
 def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound):
     """(PnL, trades) of one combo from its cached raw WMAs, in one pass.
 
-    Returns ``(0.0, -1)`` at the first bar whose direction is within the
-    combo's tie bound, for the caller to settle; keeping the exact settlement
-    out of this loop keeps it as fast as it was without one.
+    Returns ``(0.0, -1)`` when a bar's direction was within the combo's tie
+    bound, for the caller to settle; keeping the exact settlement (and any
+    test against the bound) out of this loop keeps it as fast as it was
+    without one.
     """
     n = close.shape[0]
     if start >= n:
@@ -73,10 +74,11 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
         ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
     anchor_h, plain_h, weighted_h = _exact_sums(ring_h, mask, start, p_h)
     anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, start, p_3)
-    direction = sure_direction(anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3),
-                               bound)
-    if direction == 0:
-        return 0.0, -1
+    difference = anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3)
+    direction = float_direction(difference)
+    # the smallest |HMA - HMA3| met: a branch-free min costs the loop less
+    # than testing every bar against the bound
+    closest = abs(difference)
     entry = close[start]
     pnl, n_trades = 0.0, 0
     left = block - 1
@@ -93,14 +95,14 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
             left -= 1
             plain_h, weighted_h = _slide(ring_h, mask, t, p_h, pf_h, newest_h, anchor_h, plain_h, weighted_h)
             plain_3, weighted_3 = _slide(ring_3, mask, t, p_3, pf_3, newest_3, anchor_3, plain_3, weighted_3)
-        now = sure_direction(anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3),
-                             bound)
-        if now == 0:
-            # a bar the floating features cannot decide: the caller settles
-            # the combo on the exact path
-            return 0.0, -1
-        direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[t], pnl,
-                                                      n_trades, fee)
+        difference = anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3)
+        closest = min(closest, abs(difference))
+        direction, entry, pnl, n_trades = _numba.book(float_direction(difference), direction,
+                                                      entry, close[t], pnl, n_trades, fee)
+    if closest <= bound:
+        # a bar the floating features could not decide: the caller settles
+        # the combo on the exact path
+        return 0.0, -1
     return pnl, n_trades
 
 

@@ -10,7 +10,7 @@ one and changes nothing else.
 import numpy as np
 from numba import njit
 
-from ._exact import exact_direction, sure_direction, tie_bounds
+from ._exact import direction_at, float_direction, tie_bounds
 from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
                     hma_windows)
 
@@ -22,7 +22,7 @@ _TILE = 2048
 # Bars between two exact recomputations of the sliding sums.  Round-off in a
 # running sum grows with the number of updates; re-anchoring bounds it, and
 # summing deviations from the anchor price (not prices) keeps each update's
-# round-off ~100x below the direct sum's, so trade counts stay exact.
+# round-off ~100x below the direct sum's (``_exact.tie_bound`` bounds it).
 _REANCHOR = 256
 
 
@@ -98,22 +98,32 @@ def book(now, direction, entry, price, pnl, n_trades, fee):
 
 
 @njit(cache=True)
-def _event_loop(close, hma, hma3, w, start, fee, bound, settle):
-    n = close.shape[0]
-    direction = sure_direction(hma[start] - hma3[start], bound)
-    if direction == 0:
-        if not settle:
-            return 0.0, -1
-        direction = exact_direction(close, start, w)
+def _float_event_loop(close, hma, hma3, start, fee):
+    """The bar loop on the floating directions; also the smallest |HMA - HMA3| met."""
+    difference = hma[start] - hma3[start]
+    direction = float_direction(difference)
+    closest = abs(difference)
     entry = close[start]
     pnl = 0.0
     n_trades = 0
-    for t in range(start + 1, n):
-        now = sure_direction(hma[t] - hma3[t], bound)
-        if now == 0:
-            if not settle:
-                return 0.0, -1
-            now = exact_direction(close, t, w)
+    for t in range(start + 1, close.shape[0]):
+        difference = hma[t] - hma3[t]
+        # a branch-free min: cheaper in this loop than testing every bar
+        closest = min(closest, abs(difference))
+        direction, entry, pnl, n_trades = book(float_direction(difference), direction, entry,
+                                               close[t], pnl, n_trades, fee)
+    return pnl, n_trades, closest
+
+
+@njit(cache=True)
+def _settled_event_loop(close, hma, hma3, w, start, fee, bound):
+    """The bar loop with every bar inside the tie bound settled exactly."""
+    direction = direction_at(close, start, w, hma[start], hma3[start], bound)
+    entry = close[start]
+    pnl = 0.0
+    n_trades = 0
+    for t in range(start + 1, close.shape[0]):
+        now = direction_at(close, t, w, hma[t], hma3[t], bound)
         direction, entry, pnl, n_trades = book(now, direction, entry, close[t], pnl, n_trades, fee)
     return pnl, n_trades
 
@@ -123,14 +133,15 @@ def event_loop(close, hma, hma3, w, start, fee, bound):
     """Total PnL and trade count of the HMA cross from bar ``start`` on.
 
     Directions follow the tie rule of ``_exact`` with ``bound``, the combo's
-    ``tie_bound``.  A first pass stops at the first bar that needs settling
-    exactly (most combos have none); only then a second pass settles them.
+    ``tie_bound``.  The floating directions are exact unless some bar came
+    within the bound (most combos have none); only then the loop runs again,
+    settling those bars.
     """
     if start >= close.shape[0]:
         return 0.0, 0
-    pnl, n_trades = _event_loop(close, hma, hma3, w, start, fee, bound, False)
-    if n_trades < 0:
-        pnl, n_trades = _event_loop(close, hma, hma3, w, start, fee, bound, True)
+    pnl, n_trades, closest = _float_event_loop(close, hma, hma3, start, fee)
+    if closest <= bound:
+        pnl, n_trades = _settled_event_loop(close, hma, hma3, w, start, fee, bound)
     return pnl, n_trades
 
 

@@ -2,8 +2,8 @@
 
 Each WMA keeps a running plain sum and a running weighted sum, so its cost
 per bar no longer grows with the window; the sums are re-anchored every
-block (see ``_numba.wma_sliding``) so round-off can never move a crossing
-and trade counts stay exact.
+block (see ``_numba.wma_sliding``) so round-off stays small; the tie rule
+(``_exact``) settles the bars it could still decide.
 """
 
 from functools import partial

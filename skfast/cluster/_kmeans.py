@@ -130,14 +130,14 @@ def _cluster_means(sums, weights, dtype):
     return centers.astype(dtype, copy=False)
 
 
-def _lloyd_single(step, kernels, X, sample_weight, centers, *, squared_norms, max_iter, tol,
+def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_squared_norm, max_iter, tol,
                   verbose):
     """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
 
     ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
     with the same signature and results (``BoundedStep``), whose ``assign``
-    then also serves the final E-step.  ``squared_norms``: the rows' squared
-    norms in float64, for the engines' near-tie margins.
+    then also serves the final E-step.  ``max_squared_norm``: the largest
+    squared row norm (float64), for the engines' near-tie margins.
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
@@ -165,13 +165,28 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, squared_norms, ma
         # The last update moved the centres: reassign so labels match them
         # (through the bounds, when the step keeps them).
         labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
-                  else kernels.assign_labels(X, centers, squared_norms=squared_norms))
+                  else kernels.assign_labels(X, centers, max_squared_norm=max_squared_norm))
     return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
 # Beyond these magnitudes squared distances (and scikit-learn's own) leave
 # the normal float range: the data is rescaled by a power of two first.
 _LARGEST_SAFE, _SMALLEST_SAFE = 2.0**400, 2.0**-400
+
+
+def _safe_bounds(dtype):
+    return (_LARGEST_SAFE, _SMALLEST_SAFE) if dtype == np.float64 else (2.0**50, 2.0**-50)
+
+
+def _needs_rescaling(squared_norms, dtype):
+    """Whether centred rows this large (or this small) may put squared distances out of range.
+
+    All-zero norms are ambiguous (identical rows, or squares that
+    underflowed): the data's own magnitude then decides.
+    """
+    largest = float(squared_norms.max()) if squared_norms.size else 0.0
+    high, low = _safe_bounds(dtype)
+    return not np.isfinite(largest) or largest > high**2 or largest < low**2
 
 
 def _power_of_two_scale(*arrays):
@@ -183,13 +198,12 @@ def _power_of_two_scale(*arrays):
     keep squared distances far inside the range of the data's dtype.
     """
     largest = max((max(float(a.max()), -float(a.min())) if a.size else 0.0) for a in arrays)
-    if np.result_type(*arrays) == np.float64:
-        high, low = _LARGEST_SAFE, _SMALLEST_SAFE
-    else:
-        high, low = 2.0**50, 2.0**-50
+    high, low = _safe_bounds(np.result_type(*arrays))
     if largest == 0.0 or low <= largest <= high:
         return 1.0
-    return float(np.ldexp(1.0, -np.frexp(largest)[1]))
+    # capped: a subnormal maximum would need a factor beyond the float range,
+    # and 2**1000 already brings it far inside the safe bounds
+    return float(np.ldexp(1.0, min(-int(np.frexp(largest)[1]), 1000)))
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):
@@ -426,17 +440,22 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
             self._check_center_shape(X, init)
 
-        # Data whose squared distances would overflow (or underflow) is
-        # scaled by a power of two: exact, so labels, iterations and centres
-        # are those of the same problem at a representable scale.
-        scale = _power_of_two_scale(X)
-        if scale != 1.0:
-            X = X * X.dtype.type(scale)
-            if init_is_array:
-                init *= X.dtype.type(scale)
         # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
+        scale = 1.0
         with numba_threads(self.n_threads):
-            X, X_mean, centred_norms, mean_variance = centred_copy(X)
+            centred = centred_copy(X)
+            if _needs_rescaling(centred[2], X.dtype):
+                # Squared distances would overflow (or underflow): scale by a
+                # power of two, which is exact, so labels, iterations and
+                # centres are those of the same problem at a representable scale.
+                scale = _power_of_two_scale(X)
+                if scale != 1.0:
+                    X = X * X.dtype.type(scale)
+                    if init_is_array:
+                        init *= X.dtype.type(scale)
+                    centred = centred_copy(X)
+        X, X_mean, centred_norms, mean_variance = centred
+        max_squared_norm = float(centred_norms.max())
         # As scikit-learn: tol is relative to the mean feature variance.
         tol = mean_variance * self.tol
         if init_is_array:
@@ -451,13 +470,13 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             for _ in range(n_init):
                 # A bounded step carries per-sample state across iterations.
                 step = (kernels.BoundedStep(X, centred_norms) if hasattr(kernels, "BoundedStep")
-                        else partial(kernels.lloyd_step, squared_norms=centred_norms))
+                        else partial(kernels.lloyd_step, max_squared_norm=max_squared_norm))
                 centers = self._initial_centers(X, x_squared_norms, init, random_state,
                                                 sample_weight)
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _lloyd_single(
-                    step, kernels, X, weights64, centers, squared_norms=centred_norms,
+                    step, kernels, X, weights64, centers, max_squared_norm=max_squared_norm,
                     max_iter=self.max_iter, tol=tol, verbose=self.verbose)
                 # Keep a new run only if it is better *and* a different clustering:
                 # the same partition can differ in inertia by round-off alone.

@@ -68,7 +68,8 @@ def _settle_from_values(X, i, values, centers, squared_norm, error_scale, center
         elif value < second_value:
             second_value = value
     labels[i] = best
-    unsure[i] = _loops.near_tie(best_value, second_value, squared_norm, tie)
+    unsure[i] = _loops.near_tie(best_value, second_value,
+                                2.0 * tie[0] * (squared_norm + tie[1]))
     upper[i] = _distance(X, i, centers, best)
     # |x - c|^2 = |x|^2 + 2 (|c|^2/2 - x.c); subtract its round-off bound
     # so the lower bound stays below the true second-nearest distance.
@@ -350,6 +351,6 @@ class BoundedStep:
         return labels.copy(), self._sums.copy(), self._weights.copy()
 
 
-def lloyd_step(X, sample_weight, centers, squared_norms=None):
+def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
     """One stateless step (a fresh :class:`BoundedStep`): a full scan."""
-    return BoundedStep(X, squared_norms)(X, sample_weight, centers)
+    return BoundedStep(X)(X, sample_weight, centers)

@@ -50,18 +50,24 @@ def scan_values(X, i, centers_t, half_norms, scratch):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def near_tie(best_value, second_value, x_squared_norm, tie):
-    """Whether two ``|c|^2/2 - x.c`` values are too close for their rounding to decide.
+def near_tie(best_value, second_value, margin):
+    """Whether two ``|c|^2/2 - x.c`` values are too close for their rounding to decide."""
+    return second_value - best_value <= margin
 
-    ``tie = (factor, max |c|^2)`` from :func:`prepared_centers`; the margin
-    ``2 factor (|x|^2 + max|c|^2)`` is at least ``factor (|x| + max|c|)^2``
-    (``_ties.margin_factor``).
+
+def tie_margin(tie, max_squared_norm):
+    """One margin for every sample: ``2 factor (max|x|^2 + max|c|^2)``.
+
+    It is at least ``factor (|x| + max|c|)^2`` for every row
+    (``_ties.margin_factor``).  A single number keeps the per-sample test one
+    comparison; it flags a few more samples than a per-row margin would, and
+    a flagged sample is only decided more carefully.
     """
-    return second_value - best_value <= 2.0 * tie[0] * (x_squared_norm + tie[1])
+    return 2.0 * tie[0] * (max_squared_norm + tie[1])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest(X, i, centers, centers_t, half_norms, scratch, tie, squared_norms):
+def _nearest(X, i, centers, centers_t, half_norms, scratch, margin):
     """Nearest centre of sample ``i`` by ``|c|^2/2 - x.c`` (the first wins a tie).
 
     Returns ``(label, near_tie)``: a near tie is for ``_ties.settle`` to decide.
@@ -83,11 +89,11 @@ def _nearest(X, i, centers, centers_t, half_norms, scratch, tie, squared_norms):
             second_value = min(second_value, max(value, best_value))
             if value < best_value:
                 best, best_value = k, value
-    return best, near_tie(best_value, second_value, squared_norms[i], tie)
+    return best, near_tie(best_value, second_value, margin)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest_pair(X, i, centers, half_norms, tie, squared_norms):
+def _nearest_pair(X, i, centers, half_norms, margin):
     """:func:`_nearest` of samples ``i`` and ``i + 1`` together, in the same operation order."""
     n_clusters, n_features = centers.shape
     best_a, best_b, value_a_best, value_b_best = 0, 0, np.inf, np.inf
@@ -106,8 +112,8 @@ def _nearest_pair(X, i, centers, half_norms, tie, squared_norms):
             best_a, value_a_best = k, value_a
         if value_b < value_b_best:
             best_b, value_b_best = k, value_b
-    return (best_a, best_b, near_tie(value_a_best, second_a, squared_norms[i], tie),
-            near_tie(value_b_best, second_b, squared_norms[i + 1], tie))
+    return (best_a, best_b, near_tie(value_a_best, second_a, margin),
+            near_tie(value_b_best, second_b, margin))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -130,26 +136,25 @@ def reduce_blocks(partial_sums, partial_weights):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms, start,
-                 stop, labels, unsure, sums, weights):
+def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, start, stop, labels,
+                 unsure, sums, weights):
     scratch = np.empty(centers_t.shape[1])
     first = start
     if centers.shape[0] <= _FEW_CLUSTERS:
         # Two samples at a time: two independent chains per cluster.
         for i in range(start, stop - 1, 2):
             labels[i], labels[i + 1], unsure[i], unsure[i + 1] = _nearest_pair(
-                X, i, centers, half_norms, tie, squared_norms)
+                X, i, centers, half_norms, margin)
             accumulate_sample(X, sample_weight, labels, i, sums, weights)
             accumulate_sample(X, sample_weight, labels, i + 1, sums, weights)
         first = stop - (stop - start) % 2
     for i in range(first, stop):
-        labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, tie,
-                                        squared_norms)
+        labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
         accumulate_sample(X, sample_weight, labels, i, sums, weights)
 
 
 @numba.njit(cache=True, parallel=True)
-def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms, n_blocks):
+def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, margin, n_blocks):
     n_samples, n_features = X.shape
     n_clusters = centers_t.shape[1]
     labels = np.empty(n_samples, dtype=np.int32)
@@ -158,8 +163,8 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, tie, squared_n
     partial_weights = np.zeros((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
-        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, tie, squared_norms,
-                     b * block, min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
+        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, b * block,
+                     min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
                      partial_weights[b])
     sums, weights = reduce_blocks(partial_sums, partial_weights)
     return labels, unsure, sums, weights
@@ -195,7 +200,7 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
 
 
 @numba.njit(cache=True, parallel=True)
-def _assign_labels(X, centers, centers_t, half_norms, tie, squared_norms, n_blocks):
+def _assign_labels(X, centers, centers_t, half_norms, margin, n_blocks):
     n_samples = X.shape[0]
     labels = np.empty(n_samples, dtype=np.int32)
     unsure = np.empty(n_samples, dtype=np.bool_)
@@ -203,8 +208,7 @@ def _assign_labels(X, centers, centers_t, half_norms, tie, squared_norms, n_bloc
     for b in numba.prange(n_blocks):
         scratch = np.empty(centers_t.shape[1])
         for i in range(b * block, min((b + 1) * block, n_samples)):
-            labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, tie,
-                                            squared_norms)
+            labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
     return labels, unsure
 
 
@@ -241,8 +245,14 @@ def prepared_centers(centers, dtype=np.float64):
 
 def settle_near_ties(X, centers, labels, unsure):
     """Decide the flagged samples by scikit-learn's expression; whether a label changed."""
-    rows = np.flatnonzero(unsure)
-    return bool(rows.size) and settle(X, centers, rows, labels)
+    return bool(unsure.any()) and settle(X, centers, np.flatnonzero(unsure), labels)
+
+
+def _prepared(X, centers, max_squared_norm):
+    centers64, centers_t, half_norms, tie = prepared_centers(centers, X.dtype)
+    if max_squared_norm is None:
+        max_squared_norm = float(row_squared_norms(X).max()) if X.shape[0] else 0.0
+    return centers64, centers_t, half_norms, tie_margin(tie, max_squared_norm)
 
 
 def row_squared_norms(X):
@@ -250,22 +260,17 @@ def row_squared_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
-def lloyd_step(X, sample_weight, centers, squared_norms=None):
-    if squared_norms is None:
-        squared_norms = row_squared_norms(X)
+def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
     labels, unsure, sums, weights = _lloyd_step(X, sample_weight,
-                                                *prepared_centers(centers, X.dtype),
-                                                squared_norms, n_blocks)
+                                                *_prepared(X, centers, max_squared_norm), n_blocks)
     if settle_near_ties(X, centers, labels, unsure):
         sums, weights = accumulate(X, sample_weight, labels, centers.shape[0], n_blocks)
     return labels, sums, weights
 
 
-def assign_labels(X, centers, squared_norms=None):
-    if squared_norms is None:
-        squared_norms = row_squared_norms(X)
-    labels, unsure = _assign_labels(X, *prepared_centers(centers, X.dtype), squared_norms,
+def assign_labels(X, centers, max_squared_norm=None):
+    labels, unsure = _assign_labels(X, *_prepared(X, centers, max_squared_norm),
                                     block_count(X.shape[0], X.shape[1], centers.shape[0]))
     settle_near_ties(X, centers, labels, unsure)
     return labels
