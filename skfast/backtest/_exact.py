@@ -23,15 +23,13 @@ import math
 import numpy as np
 from numba import njit
 
-from ._grid import FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q
+from ._grid import FULL, HALF, HALF_Q, Q, REANCHOR, ROOT, THIRD_Q
 
 __all__ = ["tie_bound", "tie_bounds", "directions", "positions", "exact_direction", "float_direction", "sure_direction", "direction_at", "settle_directions", "support"]
 
 _UNIT_ROUNDOFF = 2.0**-53
 # Each intermediate a flush-to-zero engine (XLA) rounds to zero loses at most this.
 _SMALLEST_NORMAL = 2.0**-1022
-# Sliding WMAs are re-anchored every max(_REANCHOR, 2p) bars (``_numba._REANCHOR``).
-_REANCHOR = 256
 # 2**27 + 1: Veltkamp's constant, splits a double into two 26-bit halves.
 _SPLITTER = 134217729.0
 # Components of one expansion.  Every value settled here is an exact multiple
@@ -42,8 +40,11 @@ _CAPACITY = 1536
 
 
 @njit(cache=True)
-def _wma_error(p):
+def _wma_error(p, m):
     """Rounding error of one WMA of window ``p``, in units of ``u * max|input|``.
+
+    ``m`` is the most O(1) updates a sliding evaluation makes between two
+    exact recomputations (its re-anchoring block).
 
     A bound for every evaluation the engines use.  The direct sum
     (``sum_j j x_j / sum_j j`` in any order, BLAS or not) errs by at most
@@ -51,10 +52,9 @@ def _wma_error(p):
     its last exact recomputation its plain sum errs by ``2 p^2 + k (4p + 12)``
     and its weighted sum by ``p^3 + k (3 p^2 + 13 p) + k^2 (2p + 6)`` (in
     units of ``u max|x|``), the division by ``p(p + 1)/2`` adds ``6`` and the
-    anchor ``3``; with ``k <= m = max(256, 2p)`` all of it is below
+    anchor ``3``; with ``k <= m`` all of it is below
     ``4p + 32m + 16m^2/p + 16``.
     """
-    m = max(_REANCHOR, 2 * p)
     return 4.0 * p + 32.0 * m + 16.0 * m * m / p + 16.0
 
 
@@ -80,11 +80,15 @@ def tie_bound(w, max_abs):
         subnormal intermediates to zero.
     """
     e = _wma_error
-    hma = 3.0 * e(w[ROOT]) + 2.0 * e(w[HALF]) + e(w[FULL]) + 6.0
-    hma3 = 5.0 * e(w[Q]) + 3.0 * e(w[THIRD_Q]) + e(w[HALF_Q]) + e(w[Q]) + 15.0
+    # A raw-series WMA re-anchors every max(REANCHOR, 2p) bars; the two
+    # outer WMAs of the fused engine share one block, set by the wider.
+    inner = lambda p: e(p, max(REANCHOR, 2 * p))  # noqa: E731
+    outer_block = max(REANCHOR, 2 * max(w[ROOT], w[Q]))
+    hma = 3.0 * e(w[ROOT], outer_block) + 2.0 * inner(w[HALF]) + inner(w[FULL]) + 6.0
+    hma3 = 5.0 * e(w[Q], outer_block) + 3.0 * inner(w[THIRD_Q]) + inner(w[HALF_Q]) + inner(w[Q]) + 15.0
     operations = 0.0
     for k in range(6):
-        operations += 4.0 * w[k] + 8.0 * max(_REANCHOR, 2 * w[k])
+        operations += 4.0 * w[k] + 8.0 * max(outer_block, 2 * w[k])
     return 2.0 * ((hma + hma3) * _UNIT_ROUNDOFF * max_abs + 8.0 * operations * _SMALLEST_NORMAL)
 
 

@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from . import _cached, _numba
 from ._exact import float_direction
-from ._grid import Q, ROOT, engine_entry
+from ._grid import Q, REANCHOR, ROOT, engine_entry
 
 __all__ = ["sweep", "features"]
 
@@ -57,7 +57,7 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
     p_h, p_3 = w[ROOT], w[Q]
     pf_h, pf_3 = float(p_h), float(p_3)
     # both outer WMAs re-anchor together, every block bars
-    block = max(_numba._REANCHOR, 2 * max(p_h, p_3))
+    block = max(REANCHOR, 2 * max(p_h, p_3))
     # multiplying by the reciprocal instead of dividing by the weight total
     # moves HMA by at most an ulp and saves the two slowest instructions of
     # the update

@@ -11,19 +11,14 @@ import numpy as np
 from numba import njit
 
 from ._exact import direction_at, float_direction, tie_bounds
-from ._grid import (FULL, HALF, HALF_Q, Q, ROOT, THIRD_Q, engine_entry, first_valid_bar,
-                    hma_windows)
+from ._grid import (FULL, HALF, HALF_Q, Q, REANCHOR, ROOT, THIRD_Q, engine_entry,
+                    first_valid_bar, hma_windows)
 
 __all__ = ["sweep", "features", "wma", "book", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
 
 # Bars per tile of the direct WMA: the tile of the output and of the input it
 # reads stay in L1 across the p weight passes.
 _TILE = 2048
-# Bars between two exact recomputations of the sliding sums.  Round-off in a
-# running sum grows with the number of updates; re-anchoring bounds it, and
-# summing deviations from the anchor price (not prices) keeps each update's
-# round-off ~100x below the direct sum's (``_exact.tie_bound`` bounds it).
-_REANCHOR = 256
 
 
 @njit(cache=True)
@@ -60,7 +55,7 @@ def wma_sliding(x, p, first, out):
     # the reciprocal of the weight total: a division per bar would be the
     # slowest instruction of the update (the result moves by at most an ulp)
     scale = 2.0 / (p * (p + 1))
-    block = max(_REANCHOR, 2 * p)
+    block = max(REANCHOR, 2 * p)
     for lo in range(start, n, block):
         anchor = x[lo]
         plain = 0.0
