@@ -16,6 +16,7 @@ from scipy import stats
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from skfast import FastKMeans
 from skfast._centring import centred_copy
@@ -331,3 +332,19 @@ def test_kmeans_on_subnormal_data_gives_sklearns_labels(engine):
     got = FastKMeans(n_clusters, n_init=1, random_state=0, engine=engine).fit(X * 2.0**-1060)
     np.testing.assert_array_equal(got.labels_, expected.labels_)
     assert got.n_iter_ == expected.n_iter_
+
+
+@pytest.mark.parametrize("engine", [e for e in KMEANS_ENGINES if e != "reference"])
+def test_float32_at_large_n_gives_sklearns_labels_and_centres(engine):
+    """300,000 float32 samples far from the origin: sums added in float32 as KMeans adds them."""
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(300_000, 3)) * 20 + rng.integers(0, 6, size=(300_000, 1)) * 50
+         + 1e3).astype(np.float32)
+    # two OpenMP threads: with more, KMeans adds its per-thread sums in
+    # completion order and its own centres vary from run to run
+    with threadpool_limits(2, user_api="openmp"):
+        expected = KMeans(8, n_init=1, max_iter=20, random_state=0).fit(X)
+        got = FastKMeans(8, n_init=1, max_iter=20, random_state=0, engine=engine).fit(X)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    assert got.n_iter_ == expected.n_iter_
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
