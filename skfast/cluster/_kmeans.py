@@ -11,21 +11,19 @@ import numbers
 import warnings
 from functools import partial
 
-import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engines import Engine, EngineTable, compute_threads, numba_threads
 from .._centring import centred_copy
 from .._tuning import load_crossovers
-from ._ties import SKLEARN_CHUNK
+from ._sklearn_order import accumulate_ranges, thread_ranges
 
 # --- engine table -----------------------------------------------------------
 
@@ -116,45 +114,6 @@ def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, label
         weights[old_cluster] -= weight
 
 
-@numba.njit(cache=True, parallel=True)
-def _float32_sums(X, sample_weight, labels, n_clusters, n_threads, chunk):
-    """Cluster sums and weights of float32 data, added as scikit-learn adds them.
-
-    ``KMeans`` accumulates float32 data in float32: its chunks of ``chunk``
-    samples are dealt to ``n_threads`` OpenMP threads in contiguous ranges
-    (static schedule), each thread sums its samples in order into its own
-    buffer, and the buffers are added to zero.  The rounding of those sums
-    moves float32 centres, and with them the labels of samples near a
-    boundary, so skfast adds them the same way, one range per thread as
-    scikit-learn does (in range order: for more than two threads
-    scikit-learn adds them in completion order, which is not reproducible).
-    """
-    n_samples, n_features = X.shape
-    n_chunks = -(-n_samples // chunk)
-    n_parts = max(1, min(n_threads, n_chunks))
-    per_part, extra = n_chunks // n_parts, n_chunks % n_parts
-    local = np.zeros((n_parts, n_clusters, n_features), dtype=np.float32)
-    local_weights = np.zeros((n_parts, n_clusters), dtype=np.float32)
-    for part in numba.prange(n_parts):
-        first_chunk = part * per_part + min(part, extra)
-        count = per_part + (1 if part < extra else 0)
-        part_sums, part_weights = local[part], local_weights[part]
-        for i in range(first_chunk * chunk, min((first_chunk + count) * chunk, n_samples)):
-            k = labels[i]
-            weight = sample_weight[i]
-            part_weights[k] += weight
-            for j in range(n_features):
-                part_sums[k, j] += X[i, j] * weight
-    sums = np.zeros((n_clusters, n_features), dtype=np.float32)
-    weights = np.zeros(n_clusters, dtype=np.float32)
-    for part in range(n_parts):
-        for k in range(n_clusters):
-            weights[k] += local_weights[part, k]
-            for j in range(n_features):
-                sums[k, j] += local[part, k, j]
-    return sums, weights
-
-
 def _cluster_means(sums, weights, dtype):
     """Weighted means; a cluster with no weight sits on the heaviest cluster's mean.
 
@@ -185,16 +144,14 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_squared_norm,
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
     sample_weight_x = sample_weight.astype(X.dtype)
-    openmp_threads = _openmp_effective_n_threads()  # what KMeans would use here
+    ranges = thread_ranges(X.shape[0]) if X.dtype == np.float32 else None
     for i in range(max_iter):
-        if X.dtype == np.float32:
-            # The engine assigns; the sums are added in float32 as KMeans adds them.
-            labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
-                      else kernels.assign_labels(X, centers, max_squared_norm=max_squared_norm))
-            sums, weights = _float32_sums(X, sample_weight_x, labels, centers.shape[0],
-                                          openmp_threads, SKLEARN_CHUNK)
-        else:
-            labels, sums, weights = step(X, sample_weight, centers)
+        labels, sums, weights = step(X, sample_weight, centers)
+        if sums.dtype != X.dtype:
+            # float32 data: sums added in float32 as KMeans adds them (an
+            # engine may return them so already, fused with its pass)
+            sums, weights = accumulate_ranges(X, sample_weight_x, labels, centers.shape[0],
+                                              ranges)
         if verbose:
             print(f"Iteration {i}, inertia {kernels.inertia(X, sample_weight, centers, labels)}.")
         _relocate_empty_clusters(X, sample_weight_x, centers, sums, weights, labels)

@@ -15,6 +15,7 @@ shape only, never on the thread count, so results are bit-identical whatever
 import numba
 import numpy as np
 
+from ._sklearn_order import accumulate_ranges, thread_ranges
 from ._ties import margin_factor, settle
 
 _BLOCK_ROWS = 2048
@@ -125,8 +126,8 @@ def reduce_blocks(partial_sums, partial_weights):
     parallel region of its own, launched once per block.
     """
     n_blocks, n_clusters, n_features = partial_sums.shape
-    sums = np.zeros((n_clusters, n_features))
-    weights = np.zeros(n_clusters)
+    sums = np.zeros((n_clusters, n_features), dtype=partial_sums.dtype)
+    weights = np.zeros(n_clusters, dtype=partial_weights.dtype)
     for b in range(n_blocks):
         for k in range(n_clusters):
             weights[k] += partial_weights[b, k]
@@ -166,6 +167,27 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, margin, n_bloc
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, b * block,
                      min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
                      partial_weights[b])
+    sums, weights = reduce_blocks(partial_sums, partial_weights)
+    return labels, unsure, sums, weights
+
+
+@numba.njit(cache=True, parallel=True)
+def _lloyd_step_ranges(X, sample_weight, centers, centers_t, half_norms, margin, bounds):
+    """:func:`_lloyd_step` over given sample ranges, summing in X's dtype.
+
+    With scikit-learn's thread ranges and float32 data, the fused pass adds
+    the sums exactly as ``KMeans`` does (``_sklearn_order``).
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers_t.shape[1]
+    n_parts = bounds.shape[0] - 1
+    labels = np.empty(n_samples, dtype=np.int32)
+    unsure = np.empty(n_samples, dtype=np.bool_)
+    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=X.dtype)
+    partial_weights = np.zeros((n_parts, n_clusters), dtype=X.dtype)
+    for b in numba.prange(n_parts):
+        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, bounds[b],
+                     bounds[b + 1], labels, unsure, partial_sums[b], partial_weights[b])
     sums, weights = reduce_blocks(partial_sums, partial_weights)
     return labels, unsure, sums, weights
 
@@ -261,11 +283,24 @@ def row_squared_norms(X):
 
 
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+    if X.dtype == np.float32:
+        return _lloyd_step_float32(X, sample_weight, centers, max_squared_norm)
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
     labels, unsure, sums, weights = _lloyd_step(X, sample_weight,
                                                 *_prepared(X, centers, max_squared_norm), n_blocks)
     if settle_near_ties(X, centers, labels, unsure):
         sums, weights = accumulate(X, sample_weight, labels, centers.shape[0], n_blocks)
+    return labels, sums, weights
+
+
+def _lloyd_step_float32(X, sample_weight, centers, max_squared_norm):
+    """Float32 data: the fused pass over scikit-learn's thread ranges, summing in float32."""
+    ranges = thread_ranges(X.shape[0])
+    weights32 = sample_weight.astype(np.float32)
+    labels, unsure, sums, weights = _lloyd_step_ranges(
+        X, weights32, *_prepared(X, centers, max_squared_norm), ranges)
+    if settle_near_ties(X, centers, labels, unsure):
+        sums, weights = accumulate_ranges(X, weights32, labels, centers.shape[0], ranges)
     return labels, sums, weights
 
 

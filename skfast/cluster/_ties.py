@@ -23,10 +23,9 @@ of more than two threads are combined in completion order).
 
 import numpy as np
 
-__all__ = ["margin_factor", "settle", "SKLEARN_CHUNK"]
+from ._sklearn_order import SKLEARN_CHUNK
 
-#: Samples per GEMM in scikit-learn's Lloyd iteration (``CHUNK_SIZE``).
-SKLEARN_CHUNK = 256
+__all__ = ["margin_factor", "settle"]
 
 
 def margin_factor(n_features, dtype):

@@ -1,0 +1,59 @@
+"""The order in which ``KMeans`` adds float32 samples, written once.
+
+``KMeans`` accumulates float32 data in float32: its samples are cut into
+chunks of :data:`SKLEARN_CHUNK`, the chunks are dealt to its OpenMP threads
+in contiguous ranges (a static schedule), each thread sums its samples in
+order into its own buffer, and the buffers are added to zero.  The rounding
+of those sums moves float32 centres, and with them the labels of samples
+near a boundary at large N, so skfast adds float32 sums the same way:
+:func:`thread_ranges` gives the ranges, :func:`accumulate_ranges` the sums.
+For more than two threads scikit-learn adds the buffers in completion order,
+which no one can reproduce; skfast adds them in range order.
+"""
+
+import numba
+import numpy as np
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+__all__ = ["SKLEARN_CHUNK", "thread_ranges", "accumulate_ranges"]
+
+#: Samples per chunk in scikit-learn's Lloyd iteration (``CHUNK_SIZE``).
+SKLEARN_CHUNK = 256
+
+
+def thread_ranges(n_samples):
+    """Boundaries of the sample ranges of scikit-learn's threads, shape (n_threads + 1,).
+
+    The thread count is the one ``KMeans`` would use here
+    (``_openmp_effective_n_threads``), never more than the chunks.
+    """
+    n_chunks = -(-n_samples // SKLEARN_CHUNK)
+    n_parts = max(1, min(_openmp_effective_n_threads(), n_chunks))
+    per_part, extra = divmod(n_chunks, n_parts)
+    first_chunks = [p * per_part + min(p, extra) for p in range(n_parts + 1)]
+    return np.minimum(np.array(first_chunks, dtype=np.int64) * SKLEARN_CHUNK, n_samples)
+
+
+@numba.njit(cache=True, parallel=True)
+def accumulate_ranges(X, sample_weight, labels, n_clusters, bounds):
+    """Cluster sums and weights in X's dtype, each range in order, the ranges in order."""
+    n_parts = bounds.shape[0] - 1
+    n_features = X.shape[1]
+    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=X.dtype)
+    partial_weights = np.zeros((n_parts, n_clusters), dtype=X.dtype)
+    for part in numba.prange(n_parts):
+        part_sums, part_weights = partial_sums[part], partial_weights[part]
+        for i in range(bounds[part], bounds[part + 1]):
+            k = labels[i]
+            weight = sample_weight[i]
+            part_weights[k] += weight
+            for j in range(n_features):
+                part_sums[k, j] += X[i, j] * weight
+    sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
+    weights = np.zeros(n_clusters, dtype=X.dtype)
+    for part in range(n_parts):
+        for k in range(n_clusters):
+            weights[k] += partial_weights[part, k]
+            for j in range(n_features):
+                sums[k, j] += partial_sums[part, k, j]
+    return sums, weights
