@@ -348,3 +348,12 @@ def test_float32_at_large_n_gives_sklearns_labels_and_centres(engine):
     np.testing.assert_array_equal(got.labels_, expected.labels_)
     assert got.n_iter_ == expected.n_iter_
     np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 17, 64])
+def test_centring_mean_is_numpys_bit_for_bit(dtype, n_features):
+    rng = np.random.default_rng(n_features)
+    for n_samples in (1, 255, 4097, 100_000):
+        X = (rng.normal(size=(n_samples, n_features)) * 50 + 1e4).astype(dtype)
+        np.testing.assert_array_equal(centred_copy(X)[1], X.mean(axis=0))
