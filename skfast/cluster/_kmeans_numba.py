@@ -15,7 +15,7 @@ shape only, never on the thread count, so results are bit-identical whatever
 import numba
 import numpy as np
 
-from ._sklearn_order import accumulate_ranges, thread_ranges
+from ._sklearn_order import accumulate_ranges, reduce_blocks, thread_ranges
 from ._ties import margin_factor, settle
 
 _BLOCK_ROWS = 2048
@@ -115,25 +115,6 @@ def _nearest_pair(X, i, centers, half_norms, margin):
             best_b, value_b_best = k, value_b
     return (best_a, best_b, near_tie(value_a_best, second_a, margin),
             near_tie(value_b_best, second_b, margin))
-
-
-@numba.njit(cache=True, nogil=True)
-def reduce_blocks(partial_sums, partial_weights):
-    """Sum the per-block partials in block order: thread-count independent.
-
-    A separate serial function on purpose: written as array expressions
-    inside a parallel function, each block's addition would become a
-    parallel region of its own, launched once per block.
-    """
-    n_blocks, n_clusters, n_features = partial_sums.shape
-    sums = np.zeros((n_clusters, n_features), dtype=partial_sums.dtype)
-    weights = np.zeros(n_clusters, dtype=partial_weights.dtype)
-    for b in range(n_blocks):
-        for k in range(n_clusters):
-            weights[k] += partial_weights[b, k]
-            for j in range(n_features):
-                sums[k, j] += partial_sums[b, k, j]
-    return sums, weights
 
 
 @numba.njit(cache=True, nogil=True)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-__all__ = ["SKLEARN_CHUNK", "thread_ranges", "accumulate_ranges"]
+__all__ = ["SKLEARN_CHUNK", "thread_ranges", "accumulate_ranges", "reduce_blocks"]
 
 #: Samples per chunk in scikit-learn's Lloyd iteration (``CHUNK_SIZE``).
 SKLEARN_CHUNK = 256
@@ -34,6 +34,25 @@ def thread_ranges(n_samples):
     return np.minimum(np.array(first_chunks, dtype=np.int64) * SKLEARN_CHUNK, n_samples)
 
 
+@numba.njit(cache=True, nogil=True)
+def reduce_blocks(partial_sums, partial_weights):
+    """Sum the per-block partials in block order: thread-count independent.
+
+    A separate serial function on purpose: written as array expressions
+    inside a parallel function, each block's addition would become a
+    parallel region of its own, launched once per block.
+    """
+    n_blocks, n_clusters, n_features = partial_sums.shape
+    sums = np.zeros((n_clusters, n_features), dtype=partial_sums.dtype)
+    weights = np.zeros(n_clusters, dtype=partial_weights.dtype)
+    for b in range(n_blocks):
+        for k in range(n_clusters):
+            weights[k] += partial_weights[b, k]
+            for j in range(n_features):
+                sums[k, j] += partial_sums[b, k, j]
+    return sums, weights
+
+
 @numba.njit(cache=True, parallel=True)
 def accumulate_ranges(X, sample_weight, labels, n_clusters, bounds):
     """Cluster sums and weights in X's dtype, each range in order, the ranges in order."""
@@ -49,11 +68,4 @@ def accumulate_ranges(X, sample_weight, labels, n_clusters, bounds):
             part_weights[k] += weight
             for j in range(n_features):
                 part_sums[k, j] += X[i, j] * weight
-    sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
-    weights = np.zeros(n_clusters, dtype=X.dtype)
-    for part in range(n_parts):
-        for k in range(n_clusters):
-            weights[k] += partial_weights[part, k]
-            for j in range(n_features):
-                sums[k, j] += partial_sums[part, k, j]
-    return sums, weights
+    return reduce_blocks(partial_sums, partial_weights)
