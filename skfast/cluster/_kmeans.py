@@ -143,7 +143,7 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_squared_norm,
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
-    sample_weight_x = sample_weight.astype(X.dtype)
+    sample_weight_x = sample_weight.astype(X.dtype, copy=False)
     ranges = thread_ranges(X.shape[0]) if X.dtype == np.float32 else None
     for i in range(max_iter):
         labels, sums, weights = step(X, sample_weight, centers)

@@ -305,7 +305,7 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
                                    entropy=[int(e) for e in entropy])
 
-        X_centred, X_sq, var_floor, null_scale = self._prepare_data(X, n_group1)
+        X_centred, X_sq, var_floor, null_scale, column_scales = self._prepare_data(X, n_group1)
         engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
                                             n_features=n_features,
                                             n_permutations=self.n_permutations_)
@@ -342,9 +342,8 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         self.engine_ = engine.name
         # The columns were scaled by powers of two (exactly); the mean
         # difference is reported on the data's own scale, Welch's t is scale-free.
-        self.statistic_ = (observed / self._column_scales if self.statistic == "mean_diff"
+        self.statistic_ = (observed / column_scales if self.statistic == "mean_diff"
                            else observed)
-        del self._column_scales
         self.pvalues_ = self._pvalues(counts)
         if self.correction == "maxT":
             sorted_maxima = np.sort(maxima)
@@ -372,10 +371,13 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         return (encoded == 1).astype(np.float64)
 
     def _prepare_data(self, X, n_group1):
-        """Centred float64 copy, its squares, Welch's variance floor and the tie scale."""
+        """Scaled, centred float64 copy, its squares, Welch's floor, tie scale, column scales.
+
+        The column scales are the powers of two each column was multiplied by.
+        """
         n_samples = X.shape[0]
         with numba_threads(self.n_threads):
-            X_centred, constant, squares, self._column_scales = centre_columns(X)
+            X_centred, constant, squares, column_scales = centre_columns(X)
         # Exact zeros make every statistic of a constant feature exactly 0 in
         # every engine; a rounded mean would leave dust that engines round differently.
         if constant.any():
@@ -385,9 +387,10 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         # A constant feature's statistics are all exactly 0 whatever the floor.
         var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
         if self.statistic == "welch_t":
-            return X_centred, np.square(X_centred), var_floor, np.ones_like(null_var)
+            return (X_centred, np.square(X_centred), var_floor, np.ones_like(null_var),
+                    column_scales)
         null_scale = np.where(constant, 1.0, np.sqrt(null_var))
-        return X_centred, None, var_floor, null_scale
+        return X_centred, None, var_floor, null_scale, column_scales
 
     def _extremeness(self, stat):
         if self.alternative == "two-sided":
