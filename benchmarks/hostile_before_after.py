@@ -118,12 +118,17 @@ def _same(compute, expected):
 
 
 def paired_cost(new, old, gate, pairs):
-    """Median of the paired time ratios new/old, after the gate."""
+    """Median of the paired time ratios new/old, after the gate.
+
+    The order within a pair alternates, so whatever the first run of a pair
+    pays (or saves) falls on both sides equally.
+    """
     if not gate(new(), old()):
         sys.exit("GATE FAILED: the baseline and this checkout disagree")
     ratios, times = [], {"new": [], "old": []}
-    for _ in range(pairs):
-        for name, fn in (("old", old), ("new", new)):
+    for pair in range(pairs):
+        order = (("old", old), ("new", new))
+        for name, fn in order if pair % 2 == 0 else order[::-1]:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
