@@ -125,14 +125,18 @@ def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, start
     if centers.shape[0] <= _FEW_CLUSTERS:
         # Two samples at a time: two independent chains per cluster.
         for i in range(start, stop - 1, 2):
-            labels[i], labels[i + 1], unsure[i], unsure[i + 1] = _nearest_pair(
-                X, i, centers, half_norms, margin)
-            accumulate_sample(X, sample_weight, labels, i, sums, weights)
-            accumulate_sample(X, sample_weight, labels, i + 1, sums, weights)
+            # labels kept in locals: read back from memory after the stores,
+            # they would wait on them
+            label_a, label_b, unsure_a, unsure_b = _nearest_pair(X, i, centers, half_norms,
+                                                                 margin)
+            accumulate_into(X, sample_weight, i, label_a, sums, weights)
+            accumulate_into(X, sample_weight, i + 1, label_b, sums, weights)
+            labels[i], labels[i + 1], unsure[i], unsure[i + 1] = label_a, label_b, unsure_a, unsure_b
         first = stop - (stop - start) % 2
     for i in range(first, stop):
-        labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
-        accumulate_sample(X, sample_weight, labels, i, sums, weights)
+        label, unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
+        accumulate_into(X, sample_weight, i, label, sums, weights)
+        labels[i] = label
 
 
 @numba.njit(cache=True, parallel=True)
@@ -176,7 +180,12 @@ def _lloyd_step_ranges(X, sample_weight, centers, centers_t, half_norms, margin,
 @numba.njit(cache=True, nogil=True, inline="always")
 def accumulate_sample(X, sample_weight, labels, i, sums, weights):
     """Add sample ``i`` to its cluster's weighted sum, while it is in cache."""
-    k = labels[i]
+    accumulate_into(X, sample_weight, i, labels[i], sums, weights)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def accumulate_into(X, sample_weight, i, k, sums, weights):
+    """Add sample ``i`` to cluster ``k``'s weighted sum."""
     w = sample_weight[i]
     weights[k] += w
     for j in range(X.shape[1]):
