@@ -30,13 +30,14 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.test-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The benchmark report: every engine gated on equivalence before any timing, one
+# The benchmark report (benchmarks/, run from the checkout, never installed): every
+# engine gated on equivalence before any timing, one
 # comparison table per estimator, benchmarks/results/bench[_quick].json and charts.
 bench: $(VENV)/.test-installed
-	$(PY) -m skfast.bench
+	$(PY) -m benchmarks
 
 bench-quick: $(VENV)/.test-installed
-	$(PY) -m skfast.bench --quick
+	$(PY) -m benchmarks --quick
 
 # The Sphinx site (doc/_build/html), warnings as errors; runs every gallery example.
 doc: $(VENV)/.doc-installed

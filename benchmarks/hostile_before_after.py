@@ -18,7 +18,7 @@ side by side in this process as ``skfast_baseline``.
 Writes ``benchmarks/results/hostile_before_after.json`` with the machine's
 details (cores, BLAS kernel from threadpoolctl, versions).
 
-Usage: ``python benchmarks/hostile_before_after.py --baseline /path/to/old/checkout``
+Usage: ``python -m benchmarks.hostile_before_after --baseline /path/to/old/checkout``
 (for example ``git worktree add /tmp/base 90b043f``).
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skfast._bench import write_results
+from ._timing import write_results
 from skfast.utils._hostile import (KMEANS_KINDS, PRICE_KINDS, hostile_kmeans, hostile_permutation,
                                    hostile_prices)
 

@@ -6,20 +6,18 @@ same number of Lloyd iterations (``tol=0``), after checking that they return
 identical labels.  Prints the winner per cell and the rule's pick, and writes
 ``benchmarks/results/kmeans_crossover.json``.
 
-Usage: ``python benchmarks/kmeans_crossover.py [--n-samples N]``
+Usage: ``python -m benchmarks.kmeans_crossover [--n-samples N]`` from the checkout
 """
 
 import argparse
-import sys
 
 import numpy as np
 
 from skfast import FastKMeans
-from skfast._bench import time_call, write_results
 from skfast.cluster._kmeans import _ENGINES
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from kmeans import make_data  # noqa: E402
+from ._timing import time_call, write_results
+from .kmeans import make_data
 
 FEATURES = (2, 8, 32, 128)
 CLUSTERS = (4, 16, 64, 256)

@@ -1,5 +1,7 @@
 """``skfast.show_versions()``: what a bug report or a benchmark needs to know."""
 
+import os
+import platform
 import sys
 
 
@@ -13,6 +15,51 @@ def _engine_tables():
         if table is not None:
             tables[name] = table
     return tables
+
+
+def machine_info() -> dict:
+    """Cores, BLAS library and kernel, threading layers and package versions."""
+    from threadpoolctl import threadpool_info
+
+    from ._engines import cpu_count
+
+    info = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cores": cpu_count(),
+        "blas": [
+            {k: m.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
+            for m in threadpool_info()
+            if m.get("user_api") == "blas"
+        ],
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS") if k in os.environ},
+        "versions": {},
+    }
+    for pkg in ("skfast", "numpy", "scipy", "sklearn", "numba", "jax", "pandas", "joblib", "dask"):
+        try:
+            info["versions"][pkg] = __import__(pkg).__version__
+        except ImportError:
+            info["versions"][pkg] = None
+    try:
+        import numba
+
+        info["numba_threading_layer"] = numba.config.THREADING_LAYER
+        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # pragma: no cover
+        pass
+    return platform.processor()
 
 
 def show_versions(file=None):
@@ -31,8 +78,6 @@ def show_versions(file=None):
     >>> "FastKMeans" in buffer.getvalue()
     True
     """
-    from ._bench import machine_info
-
     file = file or sys.stdout
     info = machine_info()
     print("skfast environment", file=file)

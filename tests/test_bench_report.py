@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from skfast.bench import _cli, _common, docs, recovery
+from benchmarks import _cli, _common, docs, recovery
 
 RESULTS = docs.RESULTS_DIR
 
@@ -16,7 +16,8 @@ RESULTS = docs.RESULTS_DIR
     ("hma", "vs M0", "combos/s"),
 ])
 def test_report_tables_from_committed_results(name, peer, unit):
-    text = _cli.report_text(_cli.load_document(RESULTS / f"{name}.json"))
+    report = _cli.load_document(RESULTS / "bench.json")
+    text = _cli.report_text({"benchmark": "bench", name: report[name]})
     header = next(line for line in text.splitlines() if line.startswith("engine "))
     for column in ("wall (s)", "CPU (s)", "CPU/wall", unit, peer, "compile (s)"):
         assert column in header
@@ -26,7 +27,7 @@ def test_report_tables_from_committed_results(name, peer, unit):
 
 def test_auto_entries_cover_every_grid_shape():
     sources = docs.load_results()
-    from skfast.bench import hma, kmeans, permutation
+    from benchmarks import hma, kmeans, permutation
 
     assert len(kmeans.auto_vs_fastest(sources["kmeans"].section)) == len(
         sources["kmeans"].section["shapes"])
@@ -97,7 +98,7 @@ def _calibration_section(mode="smoke"):
 
 def test_calibration_section_report_and_block(tmp_path, monkeypatch):
     """``--only calibration`` writes the ``calibration`` section; its table and doc block render."""
-    from skfast.bench import calibration
+    from benchmarks import calibration
 
     assert "calibration" in _cli.BENCHMARKS and "permutation-calibration" in docs.BLOCK_NAMES
     output = tmp_path / "bench.json"
@@ -109,7 +110,7 @@ def test_calibration_section_report_and_block(tmp_path, monkeypatch):
     text = _cli.report_text(document)
     assert "0.0515" in text and "NO" in text and "5 of 6 entries" in text
 
-    sources = docs.load_results(output, fallback=False)
+    sources = docs.load_results(output)
     md = docs.render("permutation-calibration", sources, "md")
     assert "| `welch_t` | t3 | 12/28 | 0.0675 | 0.0400 to 0.0600 | 0.010 | **no** |" in md
     assert "**5 of 6** entries" in md and "(smoke run)" in md
@@ -125,7 +126,7 @@ def test_calibration_section_report_and_block(tmp_path, monkeypatch):
 def test_calibration_bands():
     from scipy import stats
 
-    from skfast.bench import calibration
+    from benchmarks import calibration
 
     low, high = calibration.binomial_band(0.05, 2000)
     assert low < 0.05 < high
@@ -133,3 +134,17 @@ def test_calibration_bands():
     assert calibration.t_test_power(0.0, 20, 20) == pytest.approx(0.05)
     powers = [calibration.t_test_power(e, 20, 20) for e in calibration.EFFECTS]
     assert powers == sorted(powers) and 0.8 < powers[-1] < 0.95
+
+
+def test_every_benchmark_runs_gated_at_smoke_size(tmp_path, capsys):
+    """The benchmark package itself is exercised: each estimator's benchmark gates, times, plots."""
+    pytest.importorskip("matplotlib")
+    output = tmp_path / "bench.json"
+    assert _cli.main(["--smoke", "--only", "kmeans,permutation,hma", "--output", str(output),
+                      "--no-progress"]) == 0
+    capsys.readouterr()
+    document = json.loads(output.read_text())
+    assert document["mode"] == "smoke"
+    for key in ("kmeans", "permutation", "hma"):
+        assert document[key]["table"] and document[key]["auto_vs_fastest"]
+        assert (tmp_path / document["charts"][key]).stat().st_size > 0

@@ -1,9 +1,9 @@
 """Every benchmark number in README.md and doc/*.rst is generated from the committed results.
 
 No benchmark runs here: the results JSON (``benchmarks/results/bench.json``,
-else the per-benchmark files) is rendered into the text of each
+the one report) is rendered into the text of each
 ``bench:NAME`` block and compared with the files.  On failure run
-``python -m skfast.bench --update-docs`` (after a benchmark run), review the
+``python -m benchmarks --update-docs`` (after a benchmark run), review the
 diff and commit it with the results.
 """
 
@@ -11,15 +11,15 @@ import json
 
 import pytest
 
-from skfast.bench import docs
-from skfast.bench._cli import main
+from benchmarks import docs
+from benchmarks._cli import main
 
 
 def test_docs_match_committed_results():
     problems = docs.check()
     assert not problems, (
         "benchmark numbers in the docs drifted from the committed results; run "
-        "`python -m skfast.bench --update-docs` and review:\n" + "\n".join(problems))
+        "`python -m benchmarks --update-docs` and review:\n" + "\n".join(problems))
 
 
 def test_readme_quotes_every_block():
@@ -59,8 +59,8 @@ def test_check_reports_drift_unknown_and_missing(tmp_path, sources):
     assert "has no data" in "\n".join(docs.check([readme], no_hma))
 
 
-def test_report_sections_take_precedence(tmp_path, sources):
-    """A report (bench.json) is read first; sections it lacks come from the per-script files."""
+def test_results_come_from_one_report(tmp_path, sources):
+    """The report is the only source: a section it lacks has no data, never a fallback."""
     recovery = dict(sources["kmeans_recovery"].section)
     recovery["rows"] = [dict(recovery["rows"][0], ari_mean=0.5, ari_min=0.25)]
     report = {"benchmark": "bench", "mode": "full", "machine": sources["kmeans"].machine,
@@ -68,10 +68,22 @@ def test_report_sections_take_precedence(tmp_path, sources):
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(report))
     loaded = docs.load_results(path)
-    assert loaded["kmeans_recovery"].path == path
-    assert loaded["kmeans"].path.name == "kmeans.json"
+    assert set(loaded) == {"kmeans_recovery"} and loaded["kmeans_recovery"].path == path
     text = docs.render("kmeans-recovery", loaded, "md")
-    assert "| separated | 0.500 | 0.250 |" in text and "python -m skfast.bench" in text
+    assert "| separated | 0.500 | 0.250 |" in text and "python -m benchmarks" in text
+    with pytest.raises(FileNotFoundError, match="no benchmark report"):
+        docs.load_results(tmp_path / "missing.json")
+    (tmp_path / "other.json").write_text(json.dumps({"benchmark": "kmeans"}))
+    with pytest.raises(ValueError, match="not a report"):
+        docs.load_results(tmp_path / "other.json")
+
+
+def test_nothing_to_check_is_a_failure(tmp_path, sources):
+    """In an installed copy there are no docs beside the results: the check must not pass."""
+    assert docs.check([], sources) != []
+    empty = tmp_path / "page.rst"
+    empty.write_text("Title\n=====\n\nNo generated block here.\n")
+    assert any("no bench block" in p for p in docs.check([empty], sources))
 
 
 def test_cli_check_docs_exit_status(tmp_path, capsys):

@@ -27,7 +27,7 @@ from ._sklearn_order import accumulate_ranges, thread_ranges
 
 # --- engine table -----------------------------------------------------------
 
-# Measured on the 2-core benchmark machine (benchmarks/kmeans_crossover.py,
+# Measured on the 2-core benchmark machine (python -m benchmarks.kmeans_crossover,
 # benchmarks/results/kmeans_crossover.json: 100k samples, d in {2, 8, 32, 128},
 # K in {4, 16, 64, 256}, 20 Lloyd iterations): the fused numba pass wins every
 # cell with K = 4 (by 1.1-1.6x: with so few centres the bounds skip little);

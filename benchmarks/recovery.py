@@ -3,16 +3,15 @@
 Adjusted Rand index (ARI) of FastKMeans against the simulated truth, per
 scenario of :func:`skfast.datasets.make_kmeans_scenario`, over 5 seeds (1 = perfect
 recovery, 0 = chance).  Outliers are labelled -1 in the truth, so they count
-as a cluster of their own.  ``main`` (``benchmarks/kmeans_recovery.py``)
-writes ``benchmarks/results/kmeans_recovery.json`` and prints a Markdown
-table; ``python -m skfast.bench`` puts the same section in its report.
+as a cluster of their own.  ``python -m benchmarks --only recovery`` puts
+the section in the report.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._bench import write_results
+
 from ._common import NoProgress
 
 SEEDS = range(5)
@@ -24,8 +23,8 @@ def run(mode="full", *, progress=None):
     """ARI per scenario (the same in full and quick mode; one seed in smoke mode)."""
     from sklearn.metrics import adjusted_rand_score
 
-    from .. import FastKMeans
-    from ..datasets import KMEANS_SCENARIOS, make_kmeans_scenario
+    from skfast import FastKMeans
+    from skfast.datasets import KMEANS_SCENARIOS, make_kmeans_scenario
 
     progress = progress or NoProgress()
     seeds = range(1) if mode == "smoke" else SEEDS
@@ -56,19 +55,3 @@ def report(section):
              f"{'scenario':<14} {'mean ARI':>9} {'min ARI':>9}"]
     lines += [f"{r['scenario']:<14} {r['ari_mean']:9.3f} {r['ari_min']:9.3f}" for r in section["rows"]]
     return "\n".join(lines)
-
-
-def main(argv=None):
-    import argparse
-
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
-    section = run("full")
-    section.pop("mode")
-    print("| scenario | mean ARI | min ARI |\n|---|---|---|")
-    for r in section["rows"]:
-        print(f"| {r['scenario']} | {r['ari_mean']:.3f} | {r['ari_min']:.3f} |")
-    write_results("kmeans_recovery", section)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Measurement helpers shared by the scripts in ``benchmarks/``.
+"""Measurement helpers shared by every benchmark in ``benchmarks/``.
 
 Timing rules, the same for every benchmark: the equivalence gate runs first
 and a failed gate aborts the script before any time is recorded; the first
@@ -9,15 +9,14 @@ and CPU time come from the median of ``repeats`` warm calls.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from skfast._show_versions import machine_info
 
 __all__ = [
     "machine_info",
@@ -26,52 +25,7 @@ __all__ = [
     "write_results",
 ]
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-
-
-def machine_info() -> dict:
-    """Cores, BLAS library and kernel, threading layers and package versions."""
-    from threadpoolctl import threadpool_info
-
-    from ._engines import cpu_count
-
-    info = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "cores": cpu_count(),
-        "blas": [
-            {k: m.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
-            for m in threadpool_info()
-            if m.get("user_api") == "blas"
-        ],
-        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS") if k in os.environ},
-        "versions": {},
-    }
-    for pkg in ("skfast", "numpy", "scipy", "sklearn", "numba", "jax", "pandas", "joblib", "dask"):
-        try:
-            info["versions"][pkg] = __import__(pkg).__version__
-        except ImportError:
-            info["versions"][pkg] = None
-    try:
-        import numba
-
-        info["numba_threading_layer"] = numba.config.THREADING_LAYER
-        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
-    except ImportError:  # pragma: no cover
-        pass
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:  # pragma: no cover
-        pass
-    return platform.processor()
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def gemm_peak_gflops(n: int = 2048, repeats: int = 3, dtype=np.float64) -> float:

@@ -1,4 +1,4 @@
-"""``python -m skfast.bench``: see :mod:`skfast.bench`."""
+"""``python -m benchmarks``: see :mod:`benchmarks`."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""``python -m skfast.bench``: the benchmark report, and the documentation's numbers.
+"""``python -m benchmarks``: the benchmark report, and the documentation's numbers.
 
 Runs the FastKMeans, PermutationTest and HMASweep benchmarks, each gating
 every engine on equivalence before it times anything, and the statistical
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .._bench import RESULTS_DIR
+from ._timing import RESULTS_DIR
 from ._common import AUTO_TOLERANCE, Progress, format_auto_table, write_document
 
 #: --only name -> (module, section key in the report)
@@ -34,7 +34,7 @@ SCHEMA_VERSION = 1
 def _module(name):
     import importlib
 
-    return importlib.import_module(f"skfast.bench.{BENCHMARKS[name][0]}")
+    return importlib.import_module(f".{BENCHMARKS[name][0]}", __package__)
 
 
 def default_output(mode) -> Path:
@@ -75,28 +75,25 @@ def report_text(document) -> str:
 
 
 def load_document(path) -> dict:
-    """A report, or a single benchmark script's results file seen as a one-section report."""
+    """A report written by :func:`run_report`."""
     import json
 
     document = json.loads(Path(path).read_text())
-    if document.get("benchmark") == "bench":
-        return document
-    from .docs import load_results
-
-    sources = load_results(path, fallback=False)
-    return {"benchmark": "bench", **{key: src.section for key, src in sources.items()}}
+    if document.get("benchmark") != "bench":
+        raise SystemExit(f"{path}: not a report of python -m benchmarks")
+    return document
 
 
 def run_report(mode, only, output, progress, argv) -> dict:
     """Run the benchmarks ``only`` in ``mode``; write the report after each one."""
     import json
 
-    from .._bench import machine_info
+    from skfast._show_versions import machine_info
 
     output = Path(output)
     document = {"benchmark": "bench", "schema_version": SCHEMA_VERSION, "mode": mode,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "command": "python -m skfast.bench " + " ".join(argv),
+                "command": "python -m benchmarks " + " ".join(argv),
                 "machine": machine_info(), "charts": {}}
     # Sections not run now are kept from an earlier report of the same mode.
     if output.exists() and set(only) != set(BENCHMARKS):
@@ -147,7 +144,7 @@ def _only(text):
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m skfast.bench", description=__doc__.split("\n\n")[0],
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
         epilog="make bench runs the full report (the published numbers); make bench-quick "
                "a pass of a few minutes.")
     parser.add_argument("--quick", action="store_true",
@@ -169,7 +166,7 @@ def main(argv=None) -> int:
                            "(and unknown blocks, blocks without data, numbers outside blocks)")
     parser.add_argument("--from", dest="source", type=Path, metavar="JSON",
                         help="results to read: with --update-docs/--check-docs (default: "
-                             "bench.json, else the per-benchmark files); alone, print the "
+                             "benchmarks/results/bench.json); alone, print the "
                              "tables of that report")
     parser.add_argument("--files", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -204,6 +201,6 @@ def main(argv=None) -> int:
     print(report_text(document))
     print(f"\n{mode} report: {output} (charts beside it) in {time.perf_counter() - started:.0f} s")
     if mode == "full" and output == default_output("full"):
-        print("publish: python -m skfast.bench --update-docs, then review and commit "
+        print("publish: python -m benchmarks --update-docs, then review and commit "
               "README.md, doc/ and benchmarks/results/")
     return 0

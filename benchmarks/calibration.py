@@ -21,7 +21,7 @@ The seeds are fixed so that the published table is reproducible: the same
 command gives the same numbers on any machine and engine (the p-values do
 not depend on the engine, threads or batch size).  A 99% band means that
 about one entry in a hundred falls outside by chance.  ``python -m
-skfast.bench --only calibration`` runs it into the report's ``calibration``
+benchmarks --only calibration`` runs it into the report's ``calibration``
 section.
 """
 
@@ -78,8 +78,8 @@ def _entry(value, band, **fields):
 def _null(sizes, progress):
     from scipy import stats
 
-    from ..datasets import make_two_group_data
-    from ..permutation import PermutationTest
+    from skfast.datasets import make_two_group_data
+    from skfast.permutation import PermutationTest
 
     n_features, n_perm = sizes["null_features"], sizes["null_permutations"]
     band = binomial_band(ALPHA, n_features)
@@ -103,8 +103,8 @@ def _null(sizes, progress):
 
 
 def _fwer(sizes, progress):
-    from ..datasets import make_two_group_data
-    from ..permutation import PermutationTest
+    from skfast.datasets import make_two_group_data
+    from skfast.permutation import PermutationTest
 
     n_sets, n_features, n_perm = (sizes["fwer_sets"], sizes["fwer_features"],
                                   sizes["fwer_permutations"])
@@ -132,8 +132,8 @@ def _fwer(sizes, progress):
 
 
 def _power(sizes, progress):
-    from ..datasets import make_two_group_data
-    from ..permutation import PermutationTest
+    from skfast.datasets import make_two_group_data
+    from skfast.permutation import PermutationTest
 
     n_features, n_perm = sizes["power_features"], sizes["power_permutations"]
     n_group1 = N_SAMPLES // 2

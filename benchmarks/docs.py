@@ -19,12 +19,10 @@ every block whose text differs, every unknown or malformed marker, every
 block whose results are missing, and every generated number quoted outside
 a block (the idea of the HMA paper's ``check_paper_numbers.py``).
 
-The results are ``benchmarks/results/bench.json`` (written by ``python -m
-skfast.bench``) when present; any section it lacks falls back to the file of
-the single-benchmark script (``kmeans.json``, ``kmeans_recovery.json``,
-``permutation.json``, ``hma.json``; the PermutationTest calibration has no
-such script and lives in the report only).  The generated text names the
-file it came from.
+The results are one report, ``benchmarks/results/bench.json`` (written by
+``python -m benchmarks``); the generated text names the file it came from.
+Nothing to check is a failure, not a pass: a missing report, no documentation
+file or no block at all is reported as a problem.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._bench import RESULTS_DIR
+from ._timing import RESULTS_DIR
 from ._common import AUTO_TOLERANCE
 
 __all__ = ["BLOCK_NAMES", "check", "doc_files", "load_results", "render", "update"]
@@ -53,13 +51,6 @@ BLOCK_SECTIONS = {
 }
 BLOCK_NAMES = tuple(BLOCK_SECTIONS)
 
-#: section -> (the single-benchmark script, its results file)
-LEGACY = {
-    "kmeans": ("benchmarks/kmeans.py", "kmeans.json"),
-    "kmeans_recovery": ("benchmarks/kmeans_recovery.py", "kmeans_recovery.json"),
-    "permutation": ("benchmarks/permutation.py", "permutation.json"),
-    "hma": ("benchmarks/hma.py", "hma.json"),
-}
 REPORT_SECTIONS = ("kmeans", "permutation", "hma", "kmeans_recovery", "calibration")
 
 
@@ -95,50 +86,31 @@ def _read(path):
     return json.loads(Path(path).read_text())
 
 
-def _legacy_section_name(document):
-    name = document.get("benchmark", "")
-    for suffix in ("_quick", "_contended", "_unstructured"):
-        name = name.replace(suffix, "")
-    return name if name in LEGACY else None
-
-
-def load_results(path=None, *, fallback=True) -> dict:
-    """Section name -> :class:`Source`, from a report (``bench.json``) and the per-script files.
+def load_results(path=None) -> dict:
+    """Section name -> :class:`Source`, from a report written by ``python -m benchmarks``.
 
     Parameters
     ----------
     path : path-like, optional
-        A report written by ``python -m skfast.bench`` or a single script's
-        results file.  Default: ``benchmarks/results/bench.json`` if present.
-    fallback : bool, default=True
-        Fill the sections the report lacks from ``benchmarks/results/<name>.json``.
+        The report; default ``benchmarks/results/bench.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the report does not exist: there is then nothing to check against.
+    ValueError
+        If the file is not such a report.
     """
-    sources = {}
-    path = Path(path) if path is not None else (BENCH_JSON if BENCH_JSON.exists() else None)
-    if path is not None:
-        document = _read(path)
-        if document.get("benchmark") == "bench":
-            charts = document.get("charts", {})
-            for name in REPORT_SECTIONS:
-                if name in document:
-                    sources[name] = Source(document[name], document["machine"], path,
-                                           "python -m skfast.bench", charts.get(name))
-        else:
-            name = _legacy_section_name(document)
-            if name is None:
-                raise ValueError(f"{path}: not a skfast benchmark results file")
-            chart = Path(path).with_suffix(".png")
-            sources[name] = Source(document, document["machine"], Path(path), LEGACY[name][0],
-                                   chart.name if chart.exists() else None)
-    if fallback:
-        for name, (script, filename) in LEGACY.items():
-            legacy = RESULTS_DIR / filename
-            if name not in sources and legacy.exists():
-                document = _read(legacy)
-                chart = legacy.with_suffix(".png")
-                sources[name] = Source(document, document["machine"], legacy, script,
-                                       chart.name if chart.exists() else None)
-    return sources
+    path = Path(path) if path is not None else BENCH_JSON
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no benchmark report (run python -m benchmarks)")
+    document = _read(path)
+    if document.get("benchmark") != "bench":
+        raise ValueError(f"{path}: not a report of python -m benchmarks")
+    charts = document.get("charts", {})
+    return {name: Source(document[name], document["machine"], path, "python -m benchmarks",
+                         charts.get(name))
+            for name in REPORT_SECTIONS if name in document}
 
 
 # --- generated text: paragraphs and tables, rendered as Markdown or reST ----------------
@@ -376,7 +348,7 @@ def _auto(sources):
     ]
     if untimed:
         parts.append("\\* From results that predate the report: the time of the engine auto "
-                     "picks (auto itself was not timed); `python -m skfast.bench` times "
+                     "picks (auto itself was not timed); `python -m benchmarks` times "
                      "`engine=\"auto\"` on every shape.")
     return parts
 
@@ -599,10 +571,16 @@ def check(files=None, results=None) -> list:
     """Problems found in ``files`` (default :func:`doc_files`) against ``results``; empty if none.
 
     ``results`` is a path (see :func:`load_results`) or a ready mapping of
-    sources; default: ``bench.json`` with the per-script fallback.
+    sources; default: ``bench.json``.  No file, or files without a single
+    block, is a problem: a check with nothing to check does not pass.
     """
     sources = results if isinstance(results, dict) else load_results(results)
-    problems, _ = _process(doc_files() if files is None else files, sources, write=False)
+    files = doc_files() if files is None else files
+    if not files:
+        return ["no documentation file to check (README.md, doc/*.rst): run from the checkout"]
+    problems, _ = _process(files, sources, write=False)
+    if not any(parse_blocks(Path(f).read_text().split("\n"), _fmt(f))[0] for f in files):
+        problems.append(f"no bench block in {', '.join(_shown(f) for f in files)}")
     return problems
 
 

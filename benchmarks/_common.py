@@ -1,8 +1,8 @@
 """What the three benchmarks share: modes, a progress bar, table rows and text tables.
 
 Measurement itself (machine details, the GEMM peak, ``time_call``, writing a
-results file) lives in :mod:`skfast._bench`; this module adds what the
-``python -m skfast.bench`` report needs on top of it.
+results file) lives in :mod:`benchmarks._timing`; this module adds what the
+``python -m benchmarks`` report needs on top of it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from .._bench import _cpu_seconds, _jsonable
+from ._timing import _cpu_seconds, _jsonable
 
 __all__ = [
     "MODES",
