@@ -120,7 +120,7 @@ def test_hamerly_kept_block_sums_equal_a_fresh_recomputation(n_features, n_clust
     ``BoundedStep`` sums every block from scratch with the same block layout.
     """
     from skfast.cluster._kmeans import _cluster_means
-    from skfast.cluster._kmeans_hamerly import BoundedStep
+    from skfast.cluster._hamerly import BoundedStep
 
     X, _ = make_kmeans_scenario("overlapping", n_samples=6_000, n_features=n_features,
                                 n_clusters=4, random_state=0)

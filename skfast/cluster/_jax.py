@@ -4,7 +4,7 @@ The same distance identity as the NumPy engine, written once for any device
 jax runs on (CPU here, a GPU when one is present).  Arithmetic happens in the
 input's precision: float64 under a scoped ``jax.enable_x64`` for float64 X,
 float32 otherwise, leaving the user's global jax configuration untouched.
-Same signatures as :mod:`skfast.cluster._kmeans_reference`.
+Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 from functools import partial

@@ -9,7 +9,7 @@ happen in the same pass, while the sample is still in cache.  No
 Parallelism is over fixed blocks of samples, each with its own partial sums
 that are reduced in block order afterwards.  The blocks depend on the data
 shape only, never on the thread count, so results are bit-identical whatever
-``n_threads`` is.  Same signatures as :mod:`skfast.cluster._kmeans_reference`.
+``n_threads`` is.  Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 import numba

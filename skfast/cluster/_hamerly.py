@@ -25,8 +25,8 @@ import numba
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from . import _kmeans_numba as _loops
-from . import _kmeans_numpy as _blas
+from . import _numba as _loops
+from . import _numpy as _blas
 from ._ties import settle
 
 assign_labels = _blas.assign_labels

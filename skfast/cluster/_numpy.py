@@ -4,7 +4,7 @@ Distances use the identity ``|x - c|^2 = |x|^2 + |c|^2 - 2 x.c`` with the
 cross term as one matrix product per chunk of samples.  ``|x|^2`` is the same
 for every centre of a sample, so the argmin skips it (as scikit-learn does).
 Chunks bound the ``chunk x n_clusters`` temporaries, whatever ``n_samples``.
-Same signatures as :mod:`skfast.cluster._kmeans_reference`.
+Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 import numpy as np
