@@ -1,10 +1,12 @@
 """The engine layer shared by every skfast estimator.
 
 An estimator declares an :class:`EngineTable`: the engines it advertises, the
-module that holds each engine's kernels, and the rule that resolves
-``engine="auto"`` from the data shape.  The estimator resolves the engine once
-per call, runs the kernels inside :func:`compute_threads`, and stores the
-engine that actually ran in ``engine_``.  Nothing here falls back silently: an
+module that holds each engine's kernels, the rule that resolves
+``engine="auto"`` from the data shape, the written contract every engine
+module satisfies (a :class:`typing.Protocol`) and the :class:`GateSpec` that
+says when two engines agree.  The estimator resolves the engine once per call
+and runs the kernels inside :func:`engine_run`, which limits the threads and
+records the engine that actually ran in ``engine_``.  Nothing here falls back silently: an
 unknown engine is a ``ValueError`` listing the valid names and a missing
 optional engine is an ``ImportError`` naming the extra that installs it.
 """
@@ -15,17 +17,25 @@ import importlib
 import importlib.util
 import os
 import sys
+import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Callable
+
+import numpy as np
 
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "Engine",
     "EngineTable",
+    "GateSpec",
+    "N_JOBS_CONSTRAINT",
+    "N_THREADS_CONSTRAINT",
     "compute_threads",
+    "contract_violations",
+    "engine_run",
     "effective_n_threads",
     "jax_dtype_context",
 ]
@@ -55,6 +65,10 @@ class Engine:
         take turns, so BLAS keeps ``n_threads`` as well.
     description : str
         One line for ``show_versions`` and the docs.
+    capabilities : frozenset of str
+        Optional members of the estimator's engine contract that this
+        engine's module provides (for FastKMeans, ``"BoundedStep"``).  The
+        estimator asks the table, never the module (no ``hasattr`` probing).
     """
 
     name: str
@@ -64,6 +78,11 @@ class Engine:
     compiled_parallel: bool = False
     blas_between_regions: bool = False
     description: str = ""
+    capabilities: frozenset[str] = frozenset()
+
+    def provides(self, capability: str) -> bool:
+        """Whether the engine declares the optional contract member ``capability``."""
+        return capability in self.capabilities
 
     def is_available(self) -> bool:
         """Whether every package the engine requires can be imported."""
@@ -107,11 +126,19 @@ class EngineTable:
     auto_rule : callable
         ``auto_rule(available, **shape) -> str``: picks an engine name among
         ``available`` (the installed engines) from the data shape.
+    contract : type
+        The :class:`typing.Protocol` every engine module satisfies; optional
+        members are listed in its ``optional`` attribute and declared per
+        engine in :attr:`Engine.capabilities`.
+    gate : GateSpec
+        When two fits of the estimator, with different engines, agree.
     """
 
     estimator: str
     engines: tuple[Engine, ...]
     auto_rule: Callable[..., str] = field(repr=False)
+    contract: type = field(default=None, repr=False)
+    gate: "GateSpec" = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -148,6 +175,132 @@ class EngineTable:
         if not chosen.is_available():
             chosen.load()  # raises the ImportError naming the extra
         return chosen
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """The equivalence gate of one estimator: when two fits agree.
+
+    Written once, beside the engine table, and used by the tests, the
+    benchmarks, the demos and :func:`skfast.tune` alike.
+
+    Parameters
+    ----------
+    oracle : str
+        The engine every other engine is compared with.
+    exact : tuple of str
+        Fitted attributes that must be identical (``np.array_equal``).
+    close : tuple of str
+        Fitted attributes that must agree within the tolerance,
+        ``|a - b| <= atol + rtol * |a|`` elementwise, ``a`` the oracle's.
+    rtol, atol : float
+        The tolerance of ``close``.
+    tolerance : callable, optional
+        ``tolerance(X, y, oracle_fit) -> (rtol, atol)`` when the tolerance
+        depends on the data (its dtype or scale); ``atol`` may then be an
+        array broadcasting against the attribute.
+
+    Notes
+    -----
+    An attribute that neither fit has (``pvalues_corrected_`` without a
+    correction) is not compared; one that only one fit has is a mismatch.
+    """
+
+    oracle: str
+    exact: tuple[str, ...]
+    close: tuple[str, ...] = ()
+    rtol: float = 0.0
+    atol: float = 0.0
+    tolerance: Callable | None = field(default=None, repr=False)
+
+    def tolerances(self, X=None, y=None, oracle_fit=None):
+        """``(rtol, atol)`` for this data."""
+        if self.tolerance is None or X is None:
+            return self.rtol, self.atol
+        return self.tolerance(X, y, oracle_fit)
+
+    def mismatches(self, oracle_fit, candidate, X=None, y=None) -> list[str]:
+        """Why ``candidate`` does not agree with ``oracle_fit``; empty when it does."""
+        rtol, atol = self.tolerances(X, y, oracle_fit)
+        problems = []
+        for name in self.exact + self.close:
+            has_a, has_b = hasattr(oracle_fit, name), hasattr(candidate, name)
+            if not (has_a or has_b):
+                continue
+            if has_a != has_b:
+                problems.append(f"{name} is set on only one of the two fits")
+                continue
+            a, b = np.asarray(getattr(oracle_fit, name)), np.asarray(getattr(candidate, name))
+            if name in self.exact:
+                if not np.array_equal(a, b):
+                    problems.append(f"{name} differs: {_first_mismatch(a, b)}")
+                continue
+            a, b = a.astype(np.float64), b.astype(np.float64)
+            if a.shape != b.shape:
+                problems.append(f"{name} shape {a.shape} != {b.shape}")
+            elif not np.all(np.abs(a - b) <= atol + rtol * np.abs(a)):
+                problems.append(f"{name} differs beyond rtol={rtol:g}, atol={np.max(atol):g}: "
+                                f"max |diff| = {np.max(np.abs(a - b)):.3g}")
+        return problems
+
+    def agree(self, oracle_fit, candidate, X=None, y=None) -> bool:
+        """Whether ``candidate`` agrees with ``oracle_fit``."""
+        return not self.mismatches(oracle_fit, candidate, X, y)
+
+
+def _first_mismatch(a, b):
+    if a.shape != b.shape:
+        return f"shapes {a.shape} vs {b.shape}"
+    idx = np.flatnonzero(a.ravel() != b.ravel())
+    return (f"{idx.size} of {a.size} entries, first at flat index {idx[0]}: "
+            f"{a.ravel()[idx[0]]!r} vs {b.ravel()[idx[0]]!r}")
+
+
+def contract_violations(module, contract, capabilities=frozenset()) -> list[str]:
+    """How ``module`` falls short of ``contract`` (a Protocol); empty when it satisfies it.
+
+    Every required member must exist and, when the contract gives it a
+    signature, accept the contract's parameters by the same names.  Optional
+    members (the contract's ``optional`` names) are required exactly when
+    listed in ``capabilities``, and must be absent otherwise, so the table
+    and the module cannot disagree.
+    """
+    optional = set(getattr(contract, "optional", ()))
+    members = [n for n in (*vars(contract), *getattr(contract, "__annotations__", {}))
+               if not n.startswith("_") and n != "optional"]
+    members = list(dict.fromkeys(members))
+    problems = []
+    for name in members:
+        declared = name in capabilities
+        present = hasattr(module, name)
+        if name in optional and not declared:
+            if present:
+                problems.append(f"{name} present but not declared in the engine's capabilities")
+            continue
+        if not present:
+            problems.append(f"missing {name}")
+            continue
+        wanted = getattr(contract, name)
+        if callable(wanted):
+            expected = [p for p in inspect.signature(wanted).parameters if p != "self"]
+            got = inspect.signature(getattr(module, name)).parameters
+            absent = [p for p in expected if p not in got]
+            if absent:
+                problems.append(f"{name} lacks parameter(s) {', '.join(absent)}")
+    return problems
+
+
+def _thread_constraints():
+    from sklearn.utils._param_validation import Interval, Options
+
+    return [None, Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")]
+
+
+#: scikit-learn ``_parameter_constraints`` entry of ``n_threads`` and
+#: ``n_jobs``, the same in every estimator: None, -1 (every core) or a
+#: positive integer; 0 and other negative values are refused.
+N_THREADS_CONSTRAINT = _thread_constraints()
+N_JOBS_CONSTRAINT = _thread_constraints()
 
 
 def effective_n_threads(n_threads) -> int:
@@ -210,6 +363,21 @@ def compute_threads(n_threads, engine: Engine):
     else:
         with _blas_controller().limit(limits=n, user_api="blas"):
             yield n
+
+
+@contextmanager
+def engine_run(estimator, engine: Engine):
+    """Run one engine for ``estimator``: threads limited, ``engine_`` recorded.
+
+    The one piece every estimator's ``fit`` shares: the caller resolves the
+    engine (``table.resolve``), then runs its kernels inside this context,
+    which yields the loaded kernel module and the thread count, and sets
+    ``estimator.engine_`` once the block completes without error.
+    """
+    kernels = engine.load()
+    with compute_threads(getattr(estimator, "n_threads", None), engine) as n_threads:
+        yield kernels, n_threads
+    estimator.engine_ = engine.name
 
 
 @contextmanager

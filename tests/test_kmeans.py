@@ -267,8 +267,11 @@ def test_auto_follows_the_documented_rule(shape, expected):
 
 
 def test_unknown_engine_lists_valid_ones():
-    with pytest.raises(ValueError, match="valid engines are 'auto', 'reference', 'numpy'"):
+    with pytest.raises(ValueError, match="'engine' parameter of FastKMeans") as error:
         FastKMeans(engine="cuda").fit(np.random.rand(10, 2))
+    assert all(repr(name) in str(error.value) for name in _ENGINES.names)
+    with pytest.raises(ValueError, match="valid engines are 'auto', 'reference', 'numpy'"):
+        _ENGINES.resolve("cuda")
 
 
 def test_missing_optional_engine_names_the_extra():
@@ -304,15 +307,16 @@ def test_bad_input_is_a_clear_error(engine, X, error, match):
 
 
 @pytest.mark.parametrize(("params", "match"), [
-    ({"n_clusters": 0}, "n_clusters must be an integer >= 1"),
-    ({"n_clusters": 2.5}, "n_clusters must be an integer >= 1"),
-    ({"max_iter": 0}, "max_iter must be an integer >= 1"),
-    ({"n_init": 0}, "n_init must be 'auto' or an integer >= 1"),
-    ({"tol": -1.0}, "tol must be a finite number >= 0"),
-    ({"init": "kmeans"}, "init must be"),
+    ({"n_clusters": 0}, "'n_clusters' parameter of FastKMeans must be an int in the range"),
+    ({"n_clusters": 2.5}, "'n_clusters' parameter of FastKMeans must be an int"),
+    ({"max_iter": 0}, "'max_iter' parameter of FastKMeans must be an int in the range"),
+    ({"n_init": 0}, "'n_init' parameter of FastKMeans must be a str among {'auto'} or an int"),
+    ({"tol": -1.0}, "'tol' parameter of FastKMeans must be a float in the range"),
+    ({"init": "kmeans"}, "'init' parameter of FastKMeans must be"),
     ({"init": np.zeros((3, 2))}, r"init has shape \(3, 2\); expected"),
-    ({"algorithm": "full"}, "algorithm must be one of"),
-    ({"n_threads": 0}, "n_threads must be None, -1 or a positive integer"),
+    ({"algorithm": "full"}, "'algorithm' parameter of FastKMeans must be a str among"),
+    ({"engine": "gpu"}, "'engine' parameter of FastKMeans must be a str among"),
+    ({"n_threads": 0}, "'n_threads' parameter of FastKMeans must be None, a int among {-1} or an int in the range"),
 ])
 def test_bad_parameters_are_clear_errors(params, match):
     with pytest.raises(ValueError, match=match):

@@ -5,6 +5,8 @@ pandas reference deliberately re-derives the windows with Python's ``round``
 so that this table is itself checked by the equivalence gate.
 """
 
+import inspect
+
 import numpy as np
 
 __all__ = ["DEFAULT_LENGTHS", "REANCHOR", "hma_windows", "first_valid_bar", "engine_entry", "sweep_each"]
@@ -69,40 +71,6 @@ def first_valid_bar(windows):
     return np.maximum(hma, hma3)
 
 
-_ENTRY_DOCS = {
-    "sweep": """Total PnL and trade count of every (length, asset) pair.
-
-    Every engine module exports this function with this signature.
-
-    Parameters
-    ----------
-    close : ndarray of float64, shape (n_assets, n_bars)
-        One strictly positive price series per row, C-contiguous.
-    lengths : ndarray of int64, shape (n_combos,)
-    fee : float
-        Round-trip fee in percentage points.
-
-    Returns
-    -------
-    pnl : ndarray of float64, shape (n_combos, n_assets)
-    n_trades : ndarray of int64, shape (n_combos, n_assets)
-    """,
-    "features": """HMA and HMA3 of one price series (NaN during warm-up).
-
-    Every engine module exports this function with this signature.
-
-    Parameters
-    ----------
-    series : ndarray of float64, shape (n_bars,)
-    length : int
-
-    Returns
-    -------
-    hma, hma3 : ndarray of float64, shape (n_bars,)
-    """,
-}
-
-
 def sweep_each(close, lengths, backtest):
     """Outputs of ``backtest(series, length) -> (pnl, n_trades)`` for every pair.
 
@@ -118,6 +86,8 @@ def sweep_each(close, lengths, backtest):
 
 
 def engine_entry(function):
-    """Give an engine's ``sweep`` or ``features`` the docstring all engines share."""
-    function.__doc__ = _ENTRY_DOCS[function.__name__]
+    """Give an engine's ``sweep`` or ``features`` the docstring of the contract (``_contract``)."""
+    from ._contract import HMAEngine
+
+    function.__doc__ = inspect.getdoc(getattr(HMAEngine, function.__name__))
     return function

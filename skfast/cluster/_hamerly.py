@@ -272,11 +272,11 @@ class BoundedStep:
         """Full Lloyd assignment of ``rows``, and fresh bounds for them."""
         n_clusters, n_features = centers.shape
         everything = rows.size == X.shape[0]
-        for part in _blas._chunks(rows.size, n_features, n_clusters):
+        for part in _blas.row_chunks(rows.size, n_features, n_clusters):
             # A full scan (the first iteration) reads contiguous rows in place
             # instead of gathering a copy of X.
             chunk = X[part] if everything else X[rows[part]]
-            values = _blas._half_distances(chunk, centers, half_norms)
+            values = _blas.half_distances(chunk, centers, half_norms)
             _settle_scanned(X, rows[part], values, centers, self.squared_norms,
                             2 * half_norms.max(), _error_scale(n_features), tie, self.labels,
                             self.upper, self.lower, self.unsure)

@@ -7,22 +7,26 @@ convergence tests, the empty-cluster relocation and the final E-step.  The
 engines only compute the per-iteration step over all samples.
 """
 
-import numbers
+from numbers import Integral, Real
 import warnings
 from functools import partial
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
+                          TransformerMixin, _fit_context)
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engines import Engine, EngineTable, compute_threads, numba_threads
+from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, compute_threads,
+                        engine_run, numba_threads)
 from .._centring import centred_copy
 from .._tuning import load_crossovers
+from ._contract import KMeansEngine
 from ._sklearn_order import accumulate_ranges, thread_ranges
 
 # --- engine table -----------------------------------------------------------
@@ -58,6 +62,18 @@ def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
     return "numba"
 
 
+def _gate_tolerance(X, y, oracle_fit):
+    """Centres and inertia agree to 1e-8 (float64) or 1e-5 (float32 data: float32 centres).
+
+    The absolute part scales with the data, so the gate means the same at
+    any magnitude.
+    """
+    X = np.asarray(X)
+    resolution = 1e-8 if X.dtype != np.float32 else 1e-5
+    scale = float(np.max(np.abs(X))) if X.size else 1.0
+    return resolution, resolution * (scale if scale > 0 else 1.0)
+
+
 _ENGINES = EngineTable(
     "FastKMeans",
     (
@@ -71,10 +87,14 @@ _ENGINES = EngineTable(
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
         Engine("hamerly", "skfast.cluster._hamerly", compiled_parallel=True,
-               blas_between_regions=True,
+               blas_between_regions=True, capabilities=frozenset({"BoundedStep"}),
                description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
     ),
     _auto_engine,
+    contract=KMeansEngine,
+    gate=GateSpec(oracle="reference", exact=("labels_", "n_iter_"),
+                  close=("inertia_", "cluster_centers_"), rtol=1e-8, atol=1e-8,
+                  tolerance=_gate_tolerance),
 )
 
 _ALGORITHMS = ("lloyd", "elkan", "hamerly")
@@ -132,14 +152,12 @@ def _cluster_means(sums, weights, dtype):
     return centers.astype(dtype, copy=False)
 
 
-def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_squared_norm, max_iter, tol,
-                  verbose):
+def _lloyd_single(step, assign, kernels, X, sample_weight, centers, *, max_iter, tol, verbose):
     """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
 
     ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
-    with the same signature and results (``BoundedStep``), whose ``assign``
-    then also serves the final E-step.  ``max_squared_norm``: the largest
-    squared row norm (float64), for the engines' near-tie margins.
+    with the same signature and results (``BoundedStep``); ``assign(X,
+    centers)`` is the final E-step (through the bounds, for a bounded step).
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
@@ -173,8 +191,7 @@ def _lloyd_single(step, kernels, X, sample_weight, centers, *, max_squared_norm,
     if not strict_convergence:
         # The last update moved the centres: reassign so labels match them
         # (through the bounds, when the step keeps them).
-        labels = (step.assign(X, centers).copy() if hasattr(step, "assign")
-                  else kernels.assign_labels(X, centers, max_squared_norm=max_squared_norm))
+        labels = assign(X, centers)
     return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
@@ -315,6 +332,20 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     _engine_table = _ENGINES
 
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions(set(_ALGORITHMS))],
+        "engine": [StrOptions(set(_ENGINES.names))],
+        "n_threads": N_THREADS_CONSTRAINT,
+    }
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
                  verbose=0, random_state=None, copy_x=True, algorithm="lloyd", engine="auto",
                  n_threads=None):
@@ -336,31 +367,6 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         return tags
 
     # -- validation --------------------------------------------------------
-
-    def _check_params(self):
-        def positive_int(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-
-        positive_int("n_clusters")
-        positive_int("max_iter")
-        if not (self.n_init == "auto" or (not isinstance(self.n_init, bool)
-                                          and isinstance(self.n_init, numbers.Integral)
-                                          and self.n_init >= 1)):
-            raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {self.n_init!r}.")
-        if (isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real)
-                or not np.isfinite(self.tol) or self.tol < 0):
-            raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}.")
-        if isinstance(self.init, str):
-            if self.init not in ("k-means++", "random"):
-                raise ValueError(
-                    f"init must be 'k-means++', 'random', a callable or an array, got {self.init!r}.")
-        elif not callable(self.init) and not hasattr(self.init, "__len__"):
-            raise TypeError(f"init must be a string, a callable or an array, got {self.init!r}.")
-        if self.algorithm not in _ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {_ALGORITHMS}, got {self.algorithm!r}.")
-        self._engine_table.check_name(self.engine)
 
     def _resolve_engine(self, X):
         algorithm = "hamerly" if self.algorithm in ("hamerly", "elkan") else "lloyd"
@@ -413,6 +419,7 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
 
     # -- fit -----------------------------------------------------------------
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
 
@@ -431,14 +438,12 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         self : FastKMeans
             Fitted estimator.
         """
-        self._check_params()
         # The centred working copy made below is always a new array, so the
         # caller's X never changes (copy_x=False is accepted but cannot opt out).
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
         engine, algorithm = self._resolve_engine(X)
-        kernels = engine.load()
         random_state = check_random_state(self.random_state)
         sample_weight = self._check_sample_weight(sample_weight, X)
         n_init = self._effective_n_init()
@@ -475,18 +480,22 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
         weights64 = sample_weight.astype(np.float64)
 
         best = None
-        with compute_threads(self.n_threads, engine):
+        with engine_run(self, engine) as (kernels, _):
             for _ in range(n_init):
-                # A bounded step carries per-sample state across iterations.
-                step = (kernels.BoundedStep(X, centred_norms) if hasattr(kernels, "BoundedStep")
-                        else partial(kernels.lloyd_step, max_squared_norm=max_squared_norm))
+                if engine.provides("BoundedStep"):
+                    # carries per-sample distance bounds across iterations
+                    step = kernels.BoundedStep(X, centred_norms)
+                    assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
+                else:
+                    step = partial(kernels.lloyd_step, max_squared_norm=max_squared_norm)
+                    assign = partial(kernels.assign_labels, max_squared_norm=max_squared_norm)
                 centers = self._initial_centers(X, x_squared_norms, init, random_state,
                                                 sample_weight)
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _lloyd_single(
-                    step, kernels, X, weights64, centers, max_squared_norm=max_squared_norm,
-                    max_iter=self.max_iter, tol=tol, verbose=self.verbose)
+                    step, assign, kernels, X, weights64, centers, max_iter=self.max_iter,
+                    tol=tol, verbose=self.verbose)
                 # Keep a new run only if it is better *and* a different clustering:
                 # the same partition can differ in inertia by round-off alone.
                 if best is None or (inertia < best[1] and not _is_same_clustering(
@@ -509,7 +518,6 @@ class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin
             self.inertia_ = float(np.float64(inertia) / scale / scale)
         self.n_iter_ = n_iter
         self.n_distance_evaluations_ = evaluations
-        self.engine_ = engine.name
         return self
 
     def _effective_n_init(self):

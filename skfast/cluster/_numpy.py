@@ -15,13 +15,13 @@ import scipy.sparse as sp
 _CHUNK_BYTES = 8 * 2**20
 
 
-def _chunks(n_samples, n_features, n_clusters):
+def row_chunks(n_samples, n_features, n_clusters):
     rows = max(256, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
     for start in range(0, n_samples, rows):
         yield slice(start, min(start + rows, n_samples))
 
 
-def _half_distances(X_chunk, centers, half_center_norms):
+def half_distances(X_chunk, centers, half_center_norms):
     """``|c|^2 / 2 - x.c`` for every (sample, centre): half the distance minus ``|x|^2``."""
     cross = X_chunk @ centers.T
     np.subtract(half_center_norms, cross, out=cross)
@@ -46,14 +46,14 @@ def assign_labels(X, centers, max_squared_norm=None):
     n_samples, n_features = X.shape
     labels = np.empty(n_samples, dtype=np.int32)
     half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    for rows in _chunks(n_samples, n_features, centers.shape[0]):
-        labels[rows] = _half_distances(X[rows], centers, half_norms).argmin(axis=1)
+    for rows in row_chunks(n_samples, n_features, centers.shape[0]):
+        labels[rows] = half_distances(X[rows], centers, half_norms).argmin(axis=1)
     return labels
 
 
 def inertia(X, sample_weight, centers, labels):
     total = 0.0
-    for rows in _chunks(X.shape[0], X.shape[1], centers.shape[0]):
+    for rows in row_chunks(X.shape[0], X.shape[1], centers.shape[0]):
         diff = X[rows] - centers[labels[rows]]
         # Not a BLAS dot: its threaded reduction order would depend on n_threads.
         total += float((np.einsum("ij,ij->i", diff, diff) * sample_weight[rows]).sum())

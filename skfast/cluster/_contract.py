@@ -1,0 +1,54 @@
+"""The FastKMeans engine contract: what every engine module provides.
+
+The estimator draws the initial centres, centres the data and runs the
+iteration control (tolerance, strict convergence, empty-cluster relocation,
+final E-step); an engine only computes the steps below, on prepared
+C-contiguous float arrays, deterministically.  Every registered engine module
+satisfies :class:`KMeansEngine` (checked by the test suite with
+:func:`skfast._engines.contract_violations`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+__all__ = ["KMeansEngine"]
+
+
+class KMeansEngine(Protocol):
+    """A FastKMeans engine module.
+
+    ``optional`` lists the members an engine may add; the engine declares
+    them in its :class:`~skfast._engines.Engine` entry (``capabilities``), so
+    the estimator never probes a module.
+    """
+
+    optional: ClassVar[tuple[str, ...]] = ("BoundedStep",)
+
+    def lloyd_step(self, X, sample_weight, centers, max_squared_norm=None):
+        """One Lloyd step: ``(labels, sums, weights)``.
+
+        Assign each sample to its nearest centre (the lowest index wins a
+        tie; near ties, within rounding of each other, are decided by
+        scikit-learn's expression, ``_ties.settle``) and return the weighted
+        per-cluster sums of the assigned samples and the per-cluster total
+        weight.  ``sums`` are float64, or in X's dtype when the engine adds
+        them in scikit-learn's order (float32 data).  ``max_squared_norm``,
+        the largest squared row norm of X (float64) when the caller knows it,
+        spares an engine that needs it (for its near-tie margin) a pass over
+        X; others ignore it.
+        """
+
+    def assign_labels(self, X, centers, max_squared_norm=None):
+        """The assignment step alone: int32 labels, same rule as :meth:`lloyd_step`."""
+
+    def inertia(self, X, sample_weight, centers, labels):
+        """Weighted sum of squared distances of the samples to their assigned centre (float)."""
+
+    def BoundedStep(self, X, squared_norms=None):
+        """Optional: a stateful stand-in for :meth:`lloyd_step` (distance bounds kept across steps).
+
+        Called like ``lloyd_step(X, sample_weight, centers)`` with the same
+        results; its ``assign(X, centers)`` serves the final E-step through
+        the bounds.
+        """
