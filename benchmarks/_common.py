@@ -187,7 +187,7 @@ def format_auto_table(entries) -> str:
     summary = (f"auto within {100 * (AUTO_TOLERANCE - 1):.0f}% of the fastest engine on {ok} of "
                f"{len(entries)} shapes" + (f"; worst ratio {max(e['ratio'] for e in entries):.2f}"
                                             if entries else ""))
-    return "\n".join([f"engine=\"auto\" vs the fastest engine of the same run", rule,
+    return "\n".join(["engine=\"auto\" vs the fastest engine of the same run", rule,
                       line(headers), "-" * len(rule), *map(line, body), rule, summary])
 
 

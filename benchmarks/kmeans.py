@@ -76,24 +76,25 @@ def gate(X, init, runs, max_iter, subsample=2_000):
     """Abort unless every skfast run reproduces sklearn lloyd and the reference."""
     from skfast import FastKMeans
 
+    spec = FastKMeans._engine_table.gate
     baseline = runs["sklearn lloyd"].fit(X)
     for name, est in runs.items():
         if not name.startswith("sklearn"):
-            est.fit(X)
-            same = (np.array_equal(est.labels_, baseline.labels_)
-                    and est.n_iter_ == baseline.n_iter_
-                    and abs(est.inertia_ - baseline.inertia_) <= 1e-8 * baseline.inertia_)
-            if not same:
-                sys.exit(f"equivalence gate FAILED for {name!r}: no timing recorded")
+            problems = spec.mismatches(baseline, est.fit(X), X)
+            if problems:
+                sys.exit(f"equivalence gate FAILED for {name!r} against sklearn lloyd: "
+                         + "; ".join(problems) + "; no timing recorded")
     # The oracle is too slow for the full shape: it checks a subsample.
     Xs = X[:subsample]
     ref = FastKMeans(len(init), init=init, n_init=1, max_iter=max_iter, tol=0.0,
-                     engine="reference").fit(Xs)
+                     engine=spec.oracle).fit(Xs)
     for name, est in runs.items():
         if not name.startswith("sklearn"):
             sub = FastKMeans(**{**est.get_params(), "max_iter": max_iter}).fit(Xs)
-            if not (np.array_equal(sub.labels_, ref.labels_) and sub.n_iter_ == ref.n_iter_):
-                sys.exit(f"reference gate FAILED for {name!r}: no timing recorded")
+            problems = spec.mismatches(ref, sub, Xs)
+            if problems:
+                sys.exit(f"reference gate FAILED for {name!r}: " + "; ".join(problems)
+                         + "; no timing recorded")
     return baseline
 
 

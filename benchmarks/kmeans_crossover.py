@@ -11,7 +11,6 @@ Usage: ``python -m benchmarks.kmeans_crossover [--n-samples N]`` from the checko
 
 import argparse
 
-import numpy as np
 
 from skfast import FastKMeans
 from skfast.cluster._kmeans import _ENGINES
@@ -35,8 +34,10 @@ def main(argv=None):
             X, init = make_data(args.n_samples, n_features, n_clusters)
             common = dict(n_clusters=n_clusters, init=init, n_init=1, max_iter=args.max_iter, tol=0.0)
             fits = {e: FastKMeans(engine=e, **common).fit(X) for e in ENGINES}
-            if not all(np.array_equal(f.labels_, fits["numba"].labels_) for f in fits.values()):
-                sys.exit(f"gate FAILED at d={n_features}, K={n_clusters}: no timing recorded")
+            problems = [p for f in fits.values() for p in _ENGINES.gate.mismatches(fits["numba"], f, X)]
+            if problems:
+                raise SystemExit(f"gate FAILED at d={n_features}, K={n_clusters}: "
+                                 f"{'; '.join(problems)}; no timing recorded")
             ms = {}
             for engine in ENGINES:
                 timing = time_call(lambda e=engine: FastKMeans(engine=e, **common).fit(X), repeats=3)

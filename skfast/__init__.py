@@ -7,12 +7,17 @@ for :class:`HMASweep`) is the slow, readable oracle the others are gated on.
 
 import os
 
-from ._show_versions import show_versions
-from ._version import __version__
-from .backtest import HMASweep
-from .cluster import FastKMeans
-from .permutation import PermutationTest
-from ._tuning import tune
+from ._numba_cache import ensure_cache_location
+
+# before any kernel is defined: a read-only install must still import
+ensure_cache_location()
+
+from ._show_versions import show_versions  # noqa: E402
+from ._version import __version__  # noqa: E402
+from .backtest import HMASweep  # noqa: E402
+from .cluster import FastKMeans  # noqa: E402
+from .permutation import PermutationTest  # noqa: E402
+from ._tuning import tune  # noqa: E402
 
 # numba's OpenMP pool starts with the first parallel kernel, after this
 # import.  By default its idle threads spin, and on a busy machine (a CI job,

@@ -280,7 +280,7 @@ def contract_violations(module, contract, capabilities=frozenset()) -> list[str]
         if not present:
             problems.append(f"missing {name}")
             continue
-        wanted = getattr(contract, name)
+        wanted = getattr(contract, name, None)  # None: an annotated constant
         if callable(wanted):
             expected = [p for p in inspect.signature(wanted).parameters if p != "self"]
             got = inspect.signature(getattr(module, name)).parameters
@@ -290,17 +290,20 @@ def contract_violations(module, contract, capabilities=frozenset()) -> list[str]
     return problems
 
 
-def _thread_constraints():
+def _count_constraints():
     from sklearn.utils._param_validation import Interval, Options
 
-    return [None, Options(Integral, {-1}), Interval(Integral, 1, None, closed="left")]
+    positive = Interval(Integral, 1, None, closed="left")
+    # joblib's convention for n_jobs: -1 every core, -2 all but one, ...
+    return ([None, Options(Integral, {-1}), positive],
+            [None, Interval(Integral, None, -1, closed="right"), positive])
 
 
-#: scikit-learn ``_parameter_constraints`` entry of ``n_threads`` and
-#: ``n_jobs``, the same in every estimator: None, -1 (every core) or a
-#: positive integer; 0 and other negative values are refused.
-N_THREADS_CONSTRAINT = _thread_constraints()
-N_JOBS_CONSTRAINT = _thread_constraints()
+#: scikit-learn ``_parameter_constraints`` entries, the same in every
+#: estimator.  ``n_threads``: None, -1 (every core) or a positive integer.
+#: ``n_jobs``: None, a positive integer or joblib's negative counts.  0 is
+#: refused by both.
+N_THREADS_CONSTRAINT, N_JOBS_CONSTRAINT = _count_constraints()
 
 
 def effective_n_threads(n_threads) -> int:
@@ -365,17 +368,23 @@ def compute_threads(n_threads, engine: Engine):
             yield n
 
 
+_ESTIMATOR_THREADS = object()
+
+
 @contextmanager
-def engine_run(estimator, engine: Engine):
+def engine_run(estimator, engine: Engine, n_threads=_ESTIMATOR_THREADS):
     """Run one engine for ``estimator``: threads limited, ``engine_`` recorded.
 
     The one piece every estimator's ``fit`` shares: the caller resolves the
     engine (``table.resolve``), then runs its kernels inside this context,
-    which yields the loaded kernel module and the thread count, and sets
-    ``estimator.engine_`` once the block completes without error.
+    which yields the loaded kernel module and the thread count (the
+    estimator's ``n_threads`` unless given), and sets ``estimator.engine_``
+    once the block completes without error.
     """
     kernels = engine.load()
-    with compute_threads(getattr(estimator, "n_threads", None), engine) as n_threads:
+    if n_threads is _ESTIMATOR_THREADS:
+        n_threads = getattr(estimator, "n_threads", None)
+    with compute_threads(n_threads, engine) as n_threads:
         yield kernels, n_threads
     estimator.engine_ = engine.name
 

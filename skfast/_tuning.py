@@ -1,31 +1,28 @@
-"""One-off calibration of ``engine="auto"`` for this machine.
+"""One-off calibration of ``engine="auto"`` for this machine: :func:`tune`.
 
 :func:`tune` times the engines that ``"auto"`` chooses between, derives the
 shape where one overtakes the other, and stores these crossovers as JSON in
-the user's cache directory.  :func:`load_crossovers` reads them back; the auto
-rules of :class:`~skfast.FastKMeans` and :class:`~skfast.PermutationTest` use
-them when present and their documented constants otherwise.  A corrupt cache
-file, or a stale one (written by another skfast version or on another
-machine), is ignored with one ``UserWarning``.
+the user's cache directory (:mod:`skfast._crossovers`, which the estimators
+read; this module imports the estimators, never the reverse).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import time
-import warnings
 from datetime import datetime, timezone
-from pathlib import Path
 
+import numpy as np
+from sklearn.cluster import kmeans_plusplus
+from sklearn.datasets import make_blobs
+
+from ._crossovers import SCHEMA, _clear_cache, cache_path, machine_key
 from ._version import __version__
+from .cluster import FastKMeans
+from .permutation import PermutationTest
 
-__all__ = ["tune", "load_crossovers", "cache_path", "machine_key"]
-
-SCHEMA = 1
-CACHE_FILE = "tune.json"
-CROSSOVER_KEYS = ("kmeans_numba_max_clusters", "permutation_numba_max_features")
+__all__ = ["tune"]
 
 # Grid sizes: quick (the default, well under 30 s on 2 cores), full, and a
 # tiny one for the test suite.
@@ -37,98 +34,6 @@ _PRESETS = {
     "tiny": dict(kmeans_shape=(600, 3), kmeans_iter=5, kmeans_clusters=(2, 4),
                  perm_shape=(30, 99), perm_features=(2, 4), repeats=1),
 }
-
-
-def cache_path() -> Path:
-    """Path of the tuning file: ``$SKFAST_CACHE_DIR``, else the XDG cache dir.
-
-    ``$SKFAST_CACHE_DIR/tune.json`` if that variable is set, else
-    ``$XDG_CACHE_HOME/skfast/tune.json``, else ``~/.cache/skfast/tune.json``.
-    """
-    root = os.environ.get("SKFAST_CACHE_DIR")
-    if root:
-        return Path(root) / CACHE_FILE
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "skfast" / CACHE_FILE
-
-
-def machine_key() -> dict:
-    """What the timings depend on: core count, CPU architecture, BLAS kernels."""
-    from threadpoolctl import threadpool_info
-
-    blas = sorted({(lib.get("internal_api") or "", lib.get("architecture") or "")
-                   for lib in threadpool_info() if lib.get("user_api") == "blas"})
-    return {"cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "blas": [list(pair) for pair in blas]}
-
-
-# --- reading ------------------------------------------------------------------------------
-
-_LOADED: dict[tuple, dict | None] = {}
-
-
-def _clear_cache() -> None:
-    """Forget what :func:`load_crossovers` read (tests, and after :func:`tune`)."""
-    _LOADED.clear()
-
-
-def _problem(data) -> tuple[str, str] | None:
-    """``("corrupt" | "stale", reason)`` if the parsed file cannot be used."""
-    if not isinstance(data, dict):
-        return "corrupt", "top level is not a JSON object"
-    missing = [k for k in ("schema", "skfast_version", "machine", "crossovers") if k not in data]
-    if missing:
-        return "corrupt", f"missing keys {missing}"
-    if data["schema"] != SCHEMA:
-        return "stale", f"schema {data['schema']!r}, expected {SCHEMA}"
-    crossovers = data["crossovers"]
-    if not isinstance(crossovers, dict):
-        return "corrupt", "'crossovers' is not an object"
-    for key in CROSSOVER_KEYS:
-        value = crossovers.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return "corrupt", f"crossovers[{key!r}] is {value!r}, not a non-negative integer"
-    if data["skfast_version"] != __version__:
-        return "stale", f"written by skfast {data['skfast_version']}, this is {__version__}"
-    if data["machine"] != machine_key():
-        return "stale", f"written on machine {data['machine']}, this is {machine_key()}"
-    return None
-
-
-def load_crossovers() -> dict | None:
-    """The tuned crossovers for this machine, or None.
-
-    Returns ``{"kmeans_numba_max_clusters": int, "permutation_numba_max_features":
-    int}`` read from :func:`cache_path` when the file exists, parses, has this
-    schema, and was written by this skfast version on this machine
-    (:func:`machine_key`).  A corrupt or stale file is ignored with one
-    ``UserWarning`` naming the file and the reason; no file returns None
-    silently.  The answer is cached per process and per path.
-    """
-    # Keyed by the variables that locate the file: auto asks at every fit.
-    env = os.environ
-    key = (env.get("SKFAST_CACHE_DIR"), env.get("XDG_CACHE_HOME"), env.get("HOME"))
-    if key in _LOADED:
-        return _LOADED[key]
-    path = cache_path()
-    result = None
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            problem = ("corrupt", f"cannot be read as JSON ({exc})")
-        else:
-            problem = _problem(data)
-        if problem is None:
-            result = {k: data["crossovers"][k] for k in CROSSOVER_KEYS}
-        else:
-            warnings.warn(
-                f"skfast: ignoring {problem[0]} tuning cache {path}: {problem[1]}; "
-                "engine='auto' uses its built-in thresholds. Run skfast.tune() to "
-                "recalibrate, or delete the file.", UserWarning, stacklevel=2)
-    _LOADED[key] = result
-    return result
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -155,11 +60,6 @@ def _crossover(grid, timings):
 
 
 def _time_kmeans(p, log):
-    import numpy as np
-    from sklearn.cluster import kmeans_plusplus
-    from sklearn.datasets import make_blobs
-
-    from .cluster import FastKMeans
 
     n, d = p["kmeans_shape"]
     timings = {}
@@ -172,9 +72,11 @@ def _time_kmeans(p, log):
                              engine=engine)
             fits[engine] = est
             est.fit(X)
-        if not np.array_equal(fits["numba"].labels_, fits["hamerly"].labels_):
+        problems = FastKMeans._engine_table.gate.mismatches(fits["numba"], fits["hamerly"], X)
+        if problems:
             raise RuntimeError(f"skfast.tune: FastKMeans engines 'numba' and 'hamerly' "
-                               f"disagree on labels at n_clusters={k}; not timing them")
+                               f"disagree at n_clusters={k} ({'; '.join(problems)}); "
+                               "not timing them")
         t = {name: _best_time(lambda e=est: e.fit(X), p["repeats"]) for name, est in fits.items()}
         timings[str(k)] = {"numba": t["numba"], "other": t["hamerly"]}
         log(f"  FastKMeans n_clusters={k:<4} numba {t['numba']:.4f} s  hamerly {t['hamerly']:.4f} s")
@@ -182,9 +84,6 @@ def _time_kmeans(p, log):
 
 
 def _time_permutation(p, log):
-    import numpy as np
-
-    from .permutation import PermutationTest
 
     n, n_permutations = p["perm_shape"]
     rng = np.random.default_rng(0)
@@ -197,9 +96,12 @@ def _time_permutation(p, log):
             est = PermutationTest(n_permutations, engine=engine, random_state=0)
             fits[engine] = est
             est.fit(X, y)
-        if not np.array_equal(fits["numba"].pvalues_, fits["numpy"].pvalues_):
+        problems = PermutationTest._engine_table.gate.mismatches(fits["numba"], fits["numpy"],
+                                                                 X, y)
+        if problems:
             raise RuntimeError(f"skfast.tune: PermutationTest engines 'numba' and 'numpy' "
-                               f"disagree on p-values at n_features={n_features}; not timing them")
+                               f"disagree at n_features={n_features} ({'; '.join(problems)}); "
+                               "not timing them")
         t = {name: _best_time(lambda e=est: e.fit(X, y), p["repeats"])
              for name, est in fits.items()}
         timings[str(n_features)] = {"numba": t["numba"], "other": t["numpy"]}

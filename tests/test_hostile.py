@@ -28,12 +28,10 @@ from skfast.backtest._pandas import _ExactFeatures
 from skfast.permutation import PermutationTest
 from skfast.utils._hostile import (KMEANS_KINDS, PERMUTATION_KINDS, PRICE_KINDS,
                                    hostile_kmeans, hostile_permutation, hostile_prices)
-from skfast.utils._testing import assert_engines_agree
+from skfast.testing import assert_engines_agree
 
 HMA_TABLE = HMASweep._engine_table
 HMA_ENGINES = [e for e in HMA_TABLE.available() if e != "pandas"]
-HMA_GATE = dict(exact=("lengths_", "n_trades_", "best_length_"), close=("pnl_", "best_pnl_"),
-                rtol=0.0, atol=1e-6)
 HOSTILE_LENGTHS = [1, 2, 3, 5, 8, 13, 21, 30]
 needs_pandas = pytest.mark.skipif("pandas" not in HMA_TABLE.available(),
                                   reason="the HMA reference needs pandas")
@@ -47,8 +45,7 @@ needs_pandas = pytest.mark.skipif("pandas" not in HMA_TABLE.available(),
 @pytest.mark.parametrize("kind", PRICE_KINDS)
 def test_every_hma_engine_matches_the_oracle_on_hostile_prices(kind, seed):
     X = hostile_prices(kind, seed)
-    fitted = assert_engines_agree(HMASweep(lengths=HOSTILE_LENGTHS), X, engines=HMA_ENGINES,
-                                  reference="pandas", **HMA_GATE)
+    fitted = assert_engines_agree(HMASweep(lengths=HOSTILE_LENGTHS), X, engines=HMA_ENGINES)
     positions = {name: est.predict(X) for name, est in fitted.items()}
     for name, pos in positions.items():
         np.testing.assert_array_equal(pos, positions["pandas"], err_msg=f"engine={name!r}")
@@ -138,9 +135,7 @@ def test_every_permutation_engine_matches_the_reference_on_hostile_data(kind, se
         for alternative, correction in (("two-sided", "maxT"), ("greater", None), ("less", None)):
             test = PermutationTest(199, statistic=statistic, alternative=alternative,
                                    correction=correction, random_state=seed)
-            fitted = assert_engines_agree(
-                test, X, y, engines=PERM_ENGINES, reference="reference",
-                exact=("pvalues_", *(("pvalues_corrected_",) if correction else ())))
+            fitted = assert_engines_agree(test, X, y, engines=PERM_ENGINES)
             expected = fitted["reference"].statistic_
             assert np.all(np.isfinite(expected))
             # relative to the feature's scale: a statistic of exactly 0 in one

@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 import skfast
-from skfast import _tuning
+from skfast import _crossovers, _tuning
 from skfast.cluster._kmeans import _ENGINES as KMEANS_ENGINES
 from skfast.cluster._kmeans import AUTO_NUMBA_MAX_CLUSTERS
 from skfast.permutation._permutation_test import _NUMBA_MAX_FEATURES
@@ -19,9 +19,9 @@ P = _NUMBA_MAX_FEATURES + 1  # just above the built-in threshold: numpy
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SKFAST_CACHE_DIR", str(tmp_path))
-    _tuning._clear_cache()
+    _crossovers._clear_cache()
     yield tmp_path / "tune.json"
-    _tuning._clear_cache()
+    _crossovers._clear_cache()
 
 
 def kmeans_auto(n_clusters):
@@ -35,8 +35,8 @@ def perm_auto(n_features):
 
 
 def valid(**changes):
-    data = {"schema": _tuning.SCHEMA, "skfast_version": skfast.__version__,
-            "machine": _tuning.machine_key(),
+    data = {"schema": _crossovers.SCHEMA, "skfast_version": skfast.__version__,
+            "machine": _crossovers.machine_key(),
             "crossovers": {"kmeans_numba_max_clusters": K, "permutation_numba_max_features": P},
             "timings": {}, "created": "2026-01-01T00:00:00+00:00"}
     data.update(changes)
@@ -52,7 +52,7 @@ def test_no_file_is_silent_and_uses_the_constants(cache):
     assert not cache.exists()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _tuning.load_crossovers() is None
+        assert _crossovers.load_crossovers() is None
         assert_builtin_rules()
 
 
@@ -64,7 +64,7 @@ def test_valid_cache_moves_the_thresholds(cache):
         assert perm_auto(P) == "numba" and perm_auto(P + 1) == "numpy"
     cache.write_text(json.dumps(valid(crossovers={"kmeans_numba_max_clusters": 0,
                                                   "permutation_numba_max_features": 0})))
-    _tuning._clear_cache()
+    _crossovers._clear_cache()
     assert kmeans_auto(2) == "hamerly" and perm_auto(1) == "numpy"
 
 
@@ -76,7 +76,7 @@ def test_valid_cache_moves_the_thresholds(cache):
                                   "permutation_numba_max_features": 16})), "corrupt.*not a non-neg"),
     (json.dumps(valid(crossovers={"kmeans_numba_max_clusters": 8})), "corrupt.*not a non-neg"),
     (json.dumps(valid(skfast_version="0.0.0-other")), "stale tuning cache .*skfast 0.0.0-other"),
-    (json.dumps(valid(machine={**_tuning.machine_key(), "cpu_count": 12345})),
+    (json.dumps(valid(machine={**_crossovers.machine_key(), "cpu_count": 12345})),
      "stale tuning cache .*machine"),
     (json.dumps(valid(schema=999)), "stale tuning cache .*schema 999"),
 ])
@@ -84,7 +84,7 @@ def test_corrupt_or_stale_cache_warns_once_and_falls_back(cache, content, reason
     cache.write_text(content)
     with pytest.warns(UserWarning, match=reason) as record:
         assert_builtin_rules()
-        assert _tuning.load_crossovers() is None
+        assert _crossovers.load_crossovers() is None
     assert len(record) == 1
     assert str(cache) in str(record[0].message)
 
@@ -93,10 +93,10 @@ def test_tune_writes_a_loadable_file(cache):
     result = skfast.tune(verbose=False, _preset="tiny")
     on_disk = json.loads(cache.read_text())
     assert on_disk == result
-    assert set(result["crossovers"]) == set(_tuning.CROSSOVER_KEYS)
+    assert set(result["crossovers"]) == set(_crossovers.CROSSOVER_KEYS)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _tuning.load_crossovers() == result["crossovers"]
+        assert _crossovers.load_crossovers() == result["crossovers"]
     expected = "numba" if 2 <= result["crossovers"]["kmeans_numba_max_clusters"] else "hamerly"
     assert kmeans_auto(2) == expected
 
@@ -111,7 +111,7 @@ def test_crossover_is_the_prefix_where_numba_is_not_slower():
 def test_cache_path_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("SKFAST_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert _tuning.cache_path() == tmp_path / "skfast" / "tune.json"
+    assert _crossovers.cache_path() == tmp_path / "skfast" / "tune.json"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert _tuning.cache_path() == tmp_path / ".cache" / "skfast" / "tune.json"
+    assert _crossovers.cache_path() == tmp_path / ".cache" / "skfast" / "tune.json"

@@ -1,14 +1,17 @@
 """HMASweep: the HMA-cross parameter sweep behind the engine ladder."""
 
-from importlib import import_module
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engines import Engine, EngineTable, compute_threads
+from .._base import DocLinkMixin
+from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec,
+                        compute_threads, engine_run)
+from ._contract import HMAEngine
 from ._exact import positions as tie_rule_positions
 from ._grid import DEFAULT_LENGTHS
 
@@ -57,16 +60,21 @@ _ENGINES = EngineTable("HMASweep", (
            description="M3 with the O(1)-per-bar sliding WMA (re-anchored, exact trade counts)"),
     Engine("fast", "skfast.backtest._fast", compiled_parallel=True,
            description="feature cache filled by the O(1) sliding WMA, prange across combos"),
-), _auto_rule)
+), _auto_rule, contract=HMAEngine,
+    # trade counts decide everything: identical; PnL sums the same returns
+    # in different orders
+    gate=GateSpec(oracle="pandas", exact=("lengths_", "n_trades_", "best_length_"),
+                  close=("pnl_", "best_pnl_"), rtol=0.0, atol=1e-6))
 
 
 def _run_task(engine, close, lengths, fee):
     """One M4 task in a worker: its combos with one compute thread."""
+    kernels = engine.load()
     with compute_threads(1, engine):
-        return import_module(engine.module).sweep(close, lengths, fee)
+        return kernels.sweep(close, lengths, fee)
 
 
-class HMASweep(BaseEstimator):
+class HMASweep(DocLinkMixin, BaseEstimator):
     """Hull-moving-average cross backtest swept over a grid of lengths.
 
     For each length ``L`` and each price series (column of ``X``) the
@@ -154,6 +162,15 @@ class HMASweep(BaseEstimator):
 
     _engine_table = _ENGINES
 
+    _parameter_constraints: dict = {
+        "lengths": [None, "array-like"],
+        "fee": [Interval(Real, None, None, closed="neither")],
+        "engine": [StrOptions(set(_ENGINES.names))],
+        "n_jobs": N_JOBS_CONSTRAINT,
+        "n_threads": N_THREADS_CONSTRAINT,
+        "verbose": ["verbose"],
+    }
+
     def __init__(self, lengths=None, *, fee=0.09, engine="auto", n_jobs=None, n_threads=None,
                  verbose=0):
         self.lengths = lengths
@@ -169,6 +186,7 @@ class HMASweep(BaseEstimator):
         tags.target_tags.required = False
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Backtest every length on every series of ``X``.
 
@@ -187,23 +205,22 @@ class HMASweep(BaseEstimator):
         """
         close = self._validate_prices(X, reset=True)
         lengths = _check_lengths(self.lengths)
-        fee = _check_fee(self.fee)
+        fee = float(self.fee)
         engine = self._engine_table.resolve(self.engine, n_bars=close.shape[1],
                                             n_assets=close.shape[0], n_combos=lengths.size)
-        kernels = engine.load()
-        n_jobs = _check_n_jobs(self.n_jobs)
-        if n_jobs == 1:
-            with compute_threads(self.n_threads, engine):
+        n_jobs = effective_n_jobs(self.n_jobs)
+        with engine_run(self, engine, n_threads=self.n_threads if n_jobs == 1 else 1) as (
+                kernels, _):
+            if n_jobs == 1:
                 pnl, n_trades = kernels.sweep(close, lengths, fee)
-        else:
-            pnl, n_trades = self._sweep_across_jobs(engine, close, lengths, fee, n_jobs)
+            else:
+                pnl, n_trades = self._sweep_across_jobs(engine, close, lengths, fee, n_jobs)
         self.lengths_ = lengths
         self.pnl_ = pnl
         self.n_trades_ = n_trades
         best = np.argmax(pnl, axis=0)
         self.best_length_ = lengths[best]
         self.best_pnl_ = pnl[best, np.arange(pnl.shape[1])]
-        self.engine_ = engine.name
         return self
 
     def _sweep_across_jobs(self, engine, close, lengths, fee, n_jobs):
@@ -264,7 +281,7 @@ class HMASweep(BaseEstimator):
         total = 0.0
         with compute_threads(self.n_threads, engine):
             for a, series in enumerate(close):
-                pnl, _ = kernels.sweep(series[None, :], self.best_length_[a:a + 1], _check_fee(self.fee))
+                pnl, _ = kernels.sweep(series[None, :], self.best_length_[a:a + 1], float(self.fee))
                 total += float(pnl[0, 0])
         return total
 
@@ -342,17 +359,3 @@ def _check_lengths(lengths):
     if values.min() < 1:
         raise ValueError(f"lengths must be integers >= 1, got {int(values.min())}.")
     return values
-
-
-def _check_fee(fee):
-    if isinstance(fee, bool) or not isinstance(fee, Real) or not np.isfinite(fee):
-        raise ValueError(f"fee must be a finite real number, got {fee!r}.")
-    return float(fee)
-
-
-def _check_n_jobs(n_jobs):
-    from joblib import effective_n_jobs
-
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral) or n_jobs == 0):
-        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}.")
-    return effective_n_jobs(n_jobs)

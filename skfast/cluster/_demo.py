@@ -37,20 +37,18 @@ def run_demo(quick=True, file=None):
 
     # 1. The gate: every engine against the oracle (on a subsample: it is slow)
     #    and against sklearn (on everything).  Timing only counts after it.
-    engines = FastKMeans._engine_table.available()
+    table = FastKMeans._engine_table
+    engines = table.available()
     small = X[:3_000]
-    oracle = FastKMeans(engine="reference", **params).fit(small)
+    oracle = FastKMeans(engine=table.gate.oracle, **params).fit(small)
     sklearn_fit = KMeans(algorithm="lloyd", **params).fit(X)
     sklearn_small = KMeans(algorithm="lloyd", **params).fit(small)
-    print(f"  gate reference  vs sklearn (3,000 samples): "
-          f"{'identical' if np.array_equal(oracle.labels_, sklearn_small.labels_) else 'FAILED'}")
-    for engine in [e for e in engines if e != "reference"]:
+    same = table.gate.agree(sklearn_small, oracle, small)
+    print(f"  gate reference  vs sklearn (3,000 samples): {'identical' if same else 'FAILED'}")
+    for engine in [e for e in engines if e != table.gate.oracle]:
         sub = FastKMeans(engine=engine, **params).fit(small)
         full = FastKMeans(engine=engine, **params).fit(X)
-        ok = (np.array_equal(sub.labels_, oracle.labels_) and sub.n_iter_ == oracle.n_iter_
-              and np.array_equal(full.labels_, sklearn_fit.labels_)
-              and full.n_iter_ == sklearn_fit.n_iter_
-              and abs(full.inertia_ - sklearn_fit.inertia_) <= 1e-8 * sklearn_fit.inertia_)
+        ok = table.gate.agree(oracle, sub, small) and table.gate.agree(sklearn_fit, full, X)
         print(f"  gate {engine:<10} vs reference and sklearn: {'identical' if ok else 'FAILED'}")
         if not ok:
             raise SystemExit("equivalence gate failed: no timing reported")

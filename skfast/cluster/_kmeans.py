@@ -24,8 +24,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, compute_threads,
                         engine_run, numba_threads)
+from .._base import DocLinkMixin
 from .._centring import centred_copy
-from .._tuning import load_crossovers
+from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
 from ._sklearn_order import accumulate_ranges, thread_ranges
 
@@ -241,7 +242,8 @@ def _is_same_clustering(labels1, labels2, n_clusters):
 # --- the estimator ------------------------------------------------------------
 
 
-class FastKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin,
+                 BaseEstimator):
     """K-means clustering (Lloyd), identical to scikit-learn's and faster.
 
     Same parameters, attributes and results as

@@ -16,9 +16,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._base import DocLinkMixin
 from .._centring import centre_columns
-from .._engines import Engine, EngineTable, compute_threads, effective_n_threads, numba_threads
-from .._tuning import load_crossovers
+from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec,
+                        compute_threads, effective_n_threads, engine_run, numba_threads)
+from .._crossovers import load_crossovers
+from ._contract import PermutationEngine
 from ._stream import STREAM_BLOCK, PermutationStream
 
 __all__ = ["PermutationTest"]
@@ -76,6 +79,31 @@ def _auto_rule(available, *, n_samples, n_features, n_permutations):
     return "numpy"
 
 
+def null_scale(X, y, statistic):
+    """Null standard deviation of the statistic per feature (1 for Welch's t)."""
+    X = np.asarray(X, dtype=np.float64)
+    if statistic == "welch_t":
+        return np.ones(X.shape[1])
+    labels = np.asarray(y)
+    n_group1 = int(np.sum(labels == np.max(labels)))
+    return X.std(axis=0) * np.sqrt(1 / n_group1 + 1 / (len(labels) - n_group1))
+
+
+def _gate_tolerance(X, y, oracle_fit):
+    """Statistics agree to ``TIE_RTOL`` of ``|t|`` plus the feature's scale.
+
+    The scale is the null standard deviation of the statistic plus, for the
+    mean difference, the column's largest magnitude: a constant column has
+    no null spread, and its statistic, exactly 0 in one engine, may be 1e-17
+    of the data in another.  The p-values, the gate's exact part, do not
+    depend on this: ties are decided with the same margin.
+    """
+    scale = null_scale(X, y, oracle_fit.statistic)
+    if oracle_fit.statistic == "mean_diff":
+        scale = scale + np.max(np.abs(np.asarray(X, dtype=np.float64)), axis=0)
+    return TIE_RTOL, TIE_RTOL * scale
+
+
 _ENGINES = EngineTable(
     "PermutationTest",
     (
@@ -90,10 +118,14 @@ _ENGINES = EngineTable(
                description="jit-compiled batched W @ X with fused counting (GPU if present)"),
     ),
     _auto_rule,
+    contract=PermutationEngine,
+    gate=GateSpec(oracle="reference", exact=("pvalues_", "pvalues_corrected_", "exact_",
+                                              "n_permutations_"),
+                  close=("statistic_",), rtol=TIE_RTOL, tolerance=_gate_tolerance),
 )
 
 
-class PermutationTest(SelectorMixin, BaseEstimator):
+class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
     """Two-group permutation test of every feature, usable as a feature selector.
 
     ``fit(X, y)`` tests each column of ``X`` for a difference between the two
@@ -247,8 +279,8 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "engine": [StrOptions(set(_ENGINES.names))],
-        "n_jobs": [None, Integral],
-        "n_threads": [None, Interval(Integral, -1, None, closed="left")],
+        "n_jobs": N_JOBS_CONSTRAINT,
+        "n_threads": N_THREADS_CONSTRAINT,
         "verbose": ["verbose"],
     }
 
@@ -296,7 +328,6 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         group1 = self._encode_groups(y)
         n_samples, n_features = X.shape
         n_group1 = int(group1.sum())
-        effective_n_threads(self.n_threads)  # a bad value fails before any work
 
         n_splits = _n_splits_up_to(n_samples, n_group1, self.n_permutations)
         self.exact_ = n_splits is not None
@@ -309,14 +340,14 @@ class PermutationTest(SelectorMixin, BaseEstimator):
         engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
                                             n_features=n_features,
                                             n_permutations=self.n_permutations_)
-        kernels = engine.load()
-        self.batch_size_ = self._resolve_batch_size(n_samples, n_features, kernels.FEATURE_TILE)
+        self.batch_size_ = self._resolve_batch_size(n_samples, n_features,
+                                                    engine.load().FEATURE_TILE)
         batches = [(start, min(start + self.batch_size_, self.n_permutations_))
                    for start in range(0, self.n_permutations_, self.batch_size_)]
         n_workers = min(effective_n_jobs(self.n_jobs), len(batches))
         # Threads are shared among the workers so that they never oversubscribe.
         threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
-        with compute_threads(threads_each, engine):
+        with engine_run(self, engine, n_threads=threads_each) as (kernels, _):
             operands = kernels.prepare(X_centred, X_sq)
             observed = kernels.batch_statistic(operands, group1[np.newaxis], n_group1, var_floor,
                                                self.statistic)[0]
@@ -339,7 +370,6 @@ class PermutationTest(SelectorMixin, BaseEstimator):
                 )
         counts, maxima = _merge(results, tasks, self.n_permutations_)
 
-        self.engine_ = engine.name
         # The columns were scaled by powers of two (exactly); the mean
         # difference is reported on the data's own scale, Welch's t is scale-free.
         self.statistic_ = (observed / column_scales if self.statistic == "mean_diff"
