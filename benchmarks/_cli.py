@@ -132,6 +132,22 @@ def run_report(mode, only, output, progress, argv) -> dict:
     return document
 
 
+def replot(source) -> list:
+    """Redraw every chart of the report at ``source`` from its JSON; the paths drawn.
+
+    Charts and tables then come from the same numbers by construction.
+    """
+    document = load_document(source)
+    drawn = []
+    for name, (_, key) in BENCHMARKS.items():
+        module = _module(name)
+        if key in document and hasattr(module, "plot"):
+            path = chart_path(source, name)
+            module.plot(document[key], path)
+            drawn.append(path)
+    return drawn
+
+
 def _only(text):
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -168,6 +184,9 @@ def main(argv=None) -> int:
                         help="results to read: with --update-docs/--check-docs (default: "
                              "benchmarks/results/bench.json); alone, print the "
                              "tables of that report")
+    parser.add_argument("--replot", action="store_true",
+                        help="redraw the charts of a report (--from, default bench.json) from "
+                             "its JSON alone, without running anything")
     parser.add_argument("--files", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -187,6 +206,12 @@ def main(argv=None) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
+
+    if args.replot:
+        source = args.source or default_output("full")
+        for path in replot(source):
+            print(f"drew {path}")
+        return 0
 
     if args.source is not None:
         print(report_text(load_document(args.source)))

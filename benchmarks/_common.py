@@ -69,6 +69,19 @@ def geomean(values) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
+def plain_log_axis(axis, subs=(1.0,)):
+    """Tick labels of a log axis as plain numbers (0.5, 2, 100), not 5x10^-1.
+
+    ``subs``: the mantissas ticked in each decade; (1, 2, 5) for an axis
+    spanning about one decade.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+
+
 def auto_entry(estimator, shape, shape_label, auto_engine, auto_s, engine_seconds,
                auto_timed=True) -> dict:
     """One row of the "auto vs fastest" table.

@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 from ._timing import time_call
-from ._common import NoProgress, auto_entry, comparison_row, format_table
+from ._common import NoProgress, auto_entry, comparison_row, format_table, plain_log_axis
 
 #: Issue 4's target on the 2-core machine: twice the paper's best (340.9 on 12 cores).
 TARGET_COMBOS_PER_S = 680
@@ -237,13 +237,15 @@ def chart(rows, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [r["rung"] for r in rows][::-1]
+    # the engine= value (and its n_threads / n_jobs) a user would pass, rung in brackets
+    labels = [_engine_label(r) for r in rows][::-1]
     rates = [r["combos_per_s"] for r in rows][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.4))
     bars = ax.barh(labels, rates, color=["#888" if r["rung"].startswith("M") else "#2a6" for r in rows][::-1])
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("combos per second (log scale, higher is better)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, wrap=True)
     for bar, row in zip(bars, rows[::-1]):
         ax.text(bar.get_width() * 1.05, bar.get_y() + bar.get_height() / 2,
                 f"{row['wall_s']:.3g} s, {row['speedup']:.0f}x", va="center", fontsize=8)
@@ -254,6 +256,14 @@ def chart(rows, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _engine_label(row):
+    settings = [f"n_jobs={row['n_jobs']}"] if row.get("n_jobs") not in (None, 1) else []
+    if row.get("n_threads") == 1:
+        settings.append("n_threads=1")
+    call = f"engine={row['engine']!r}" + "".join(f", {s}" for s in settings)
+    return f"{call}  [{row['rung']}]"
 
 
 def best_cold(section):

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ._timing import gemm_peak_gflops, time_call
-from ._common import NoProgress, auto_entry, comparison_row, format_table, geomean
+from ._common import NoProgress, auto_entry, comparison_row, format_table, geomean, plain_log_axis
 
 FULL_SHAPES = [(100_000, 10, 5), (200_000, 2, 100), (100_000, 64, 256), (1_000_000, 256, 50)]
 QUICK_SHAPES = [(20_000, 10, 5), (40_000, 2, 100), (20_000, 64, 256), (50_000, 256, 50)]
@@ -261,6 +261,7 @@ def plot(section, path):
     ax.set_xticklabels([f"N={s[0]:,}\nd={s[1]}, K={s[2]}" for s in (r["shape"] for r in results)])
     ax.set_ylabel("speed-up vs sklearn lloyd (x)")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
     ax.set_title("FastKMeans: speed-up per iteration vs sklearn KMeans(lloyd), identical labels")
     ax.legend(fontsize=8, ncol=3)
     fig.tight_layout()

@@ -24,11 +24,11 @@ tables), which is the reason to measure it.
 import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 
-from skfast import FastKMeans
+from skfast import FastKMeans, available_engines
 from skfast.datasets import make_kmeans_scenario
 
-engines = list(FastKMeans._engine_table.available())
-print("valid engine names:  ", FastKMeans._engine_table.names)
+engines = list(available_engines(FastKMeans))
+print("valid engine names:  ", ("auto",) + available_engines(FastKMeans, installed_only=False))
 print("installed engines:   ", engines)
 
 # %%
@@ -116,7 +116,7 @@ effect = np.r_[np.full(5, 0.8), np.zeros(45)]
 X2, y2 = make_two_group_data(120, 50, effect=effect, random_state=0)
 pipe = make_pipeline(PermutationTest(999, correction="fdr_bh", random_state=0),
                      LogisticRegression())
-perm_engines = list(PermutationTest._engine_table.available())
+perm_engines = list(available_engines(PermutationTest))
 for engine in perm_engines:  # warm-up, as above
     pipe.set_params(permutationtest__engine=engine).fit(X2[:80], y2[:80])
 search2 = GridSearchCV(pipe, {"permutationtest__engine": perm_engines}, cv=3,

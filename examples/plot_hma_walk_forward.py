@@ -22,7 +22,7 @@ timed. *Speed follows validation.*
 
 import numpy as np
 
-from skfast import HMASweep
+from skfast import HMASweep, available_engines
 from skfast.datasets import make_gbm_prices
 
 close = make_gbm_prices(8_000, random_state=1)
@@ -112,7 +112,7 @@ fig.tight_layout()
 
 import time
 
-engines = list(HMASweep._engine_table.available())
+engines = list(available_engines(HMASweep))
 ladder_X = make_gbm_prices(4_000, random_state=2)[:, None]
 ladder_lengths = lengths[::2]
 

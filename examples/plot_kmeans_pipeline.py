@@ -24,7 +24,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfast import FastKMeans
+from skfast import FastKMeans, available_engines
 from skfast.datasets import make_kmeans_scenario
 
 X, y_true = make_kmeans_scenario("imbalanced", n_samples=3_000, random_state=0)
@@ -49,12 +49,12 @@ print("identical to sklearn KMeans:", np.array_equal(labels, reference.fit_predi
 # %%
 # Every engine, the same labels
 # -----------------------------
-# ``FastKMeans._engine_table.available()`` lists the engines whose optional
+# ``skfast.available_engines(FastKMeans)`` lists the engines whose optional
 # dependencies are installed (``jax`` needs ``pip install 'skfast[jax]'``).
 # ``reference`` is the slow, readable loop the fast engines are validated
 # against: speed follows validation.
 
-for engine in FastKMeans._engine_table.available():
+for engine in available_engines(FastKMeans):
     est = make_pipeline(StandardScaler(), FastKMeans(n_clusters=4, random_state=0, engine=engine))
     same = np.array_equal(est.fit_predict(X), labels)
     print(f"{engine:>9}: identical labels = {same}, n_iter_ = {est[-1].n_iter_}")

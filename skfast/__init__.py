@@ -12,6 +12,7 @@ from ._numba_cache import ensure_cache_location
 # before any kernel is defined: a read-only install must still import
 ensure_cache_location()
 
+from ._engines import available_engines  # noqa: E402
 from ._show_versions import show_versions  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .backtest import HMASweep  # noqa: E402
@@ -28,4 +29,5 @@ from ._tuning import tune  # noqa: E402
 # defaults; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["FastKMeans", "HMASweep", "PermutationTest", "__version__", "show_versions", "tune"]
+__all__ = ["FastKMeans", "HMASweep", "PermutationTest", "__version__", "available_engines",
+           "show_versions", "tune"]

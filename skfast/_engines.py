@@ -28,6 +28,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 __all__ = [
+    "available_engines",
     "Engine",
     "EngineTable",
     "GateSpec",
@@ -288,6 +289,35 @@ def contract_violations(module, contract, capabilities=frozenset()) -> list[str]
             if absent:
                 problems.append(f"{name} lacks parameter(s) {', '.join(absent)}")
     return problems
+
+
+def available_engines(estimator, *, installed_only=True) -> tuple[str, ...]:
+    """The engines an estimator can run, as values of its ``engine=`` parameter.
+
+    Parameters
+    ----------
+    estimator : estimator class or instance
+        :class:`~skfast.FastKMeans`, :class:`~skfast.PermutationTest` or
+        :class:`~skfast.HMASweep`.
+    installed_only : bool, default=True
+        Only the engines whose optional dependencies are installed; False
+        lists every advertised engine.  ``"auto"`` is never listed.
+
+    Returns
+    -------
+    engines : tuple of str
+        In the order the documentation lists them.
+
+    Examples
+    --------
+    >>> from skfast import FastKMeans, available_engines
+    >>> available_engines(FastKMeans, installed_only=False)
+    ('reference', 'numpy', 'numba', 'jax', 'hamerly')
+    """
+    table = getattr(estimator, "_engine_table", None)
+    if not isinstance(table, EngineTable):
+        raise TypeError(f"{estimator!r} is not a skfast estimator with engines")
+    return table.available() if installed_only else table.names[1:]
 
 
 def _count_constraints():

@@ -368,3 +368,15 @@ def test_demo_section_gates_every_engine():
     assert {row["engine"] for row in rows} == set(INSTALLED)
     assert "PnL -5165.58 over 57,029 trades" in text
     assert max(row["speedup"] for row in rows) > 1.0
+
+
+def test_lengths_longer_than_the_series_cost_nothing(engine):
+    """A warm-up that outlasts the series books 0 trades without being computed.
+
+    jax once convolved the whole window (13 minutes, 6.8 GB here); every
+    engine now leaves such lengths out.
+    """
+    X = make_gbm_prices(400, random_state=3)[:, None]
+    fitted = HMASweep(lengths=[5, 1_000_000], engine=engine).fit(X)
+    assert fitted.n_trades_[1, 0] == 0 and fitted.pnl_[1, 0] == 0.0
+    assert fitted.n_trades_[0, 0] > 0

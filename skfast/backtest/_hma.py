@@ -93,8 +93,9 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         Round-trip fee in percentage points, charged on every closed trade.
     engine : {"auto", "pandas", "numpy", "numba", "numba_parallel", "jax", \
 "cached", "sliding", "fast"}, default="auto"
-        Compute engine; ``"auto"`` picks one from the data shape.  See
-        ``HMASweep._engine_table`` for what each one does.
+        Compute engine; ``"auto"`` picks one from the data shape.  The
+        engines page of the documentation says what each one does;
+        :func:`skfast.available_engines` lists the installed ones.
     n_jobs : int, default=None
         Processes (or joblib workers) across combos; above 1 each combo is one
         joblib task, longest first, so the skewed costs balance dynamically.

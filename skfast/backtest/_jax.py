@@ -134,22 +134,28 @@ def _raw(series, windows):
 def sweep(close, lengths, fee):
     import jax.numpy as jnp
 
-    windows = hma_windows(lengths)
-    starts = first_valid_bar(windows)
-    bounds = tie_bounds(close, windows)
     pnl = np.zeros((len(lengths), close.shape[0]))
     n_trades = np.zeros((len(lengths), close.shape[0]), dtype=np.int64)
+    # A length whose warm-up outlasts the series books nothing: leave it out,
+    # or its window (up to the length itself) would size every convolution.
+    tradable = np.flatnonzero(first_valid_bar(hma_windows(lengths)) < close.shape[1])
+    if tradable.size == 0:
+        return pnl, n_trades
+    windows = hma_windows(np.asarray(lengths)[tradable])
+    starts = first_valid_bar(windows)
+    bounds = tie_bounds(close, windows)
     with jax_dtype_context(np.float64):
         for a, series in enumerate(close):
             table, rows = _raw(series, windows)
             prices = jnp.asarray(series)
-            for lo in range(0, len(lengths), _COMBO_BATCH):
+            for lo in range(0, len(tradable), _COMBO_BATCH):
                 batch = slice(lo, lo + _COMBO_BATCH)
                 hma, hma3 = _hma_pairs(table, rows[batch], windows[batch])
                 direction = _tie_rule(series, windows[batch], starts[batch], bounds[batch, a],
                                       hma, hma3)
                 total, count = _book(prices, direction, jnp.asarray(starts[batch]), fee)
-                pnl[batch, a], n_trades[batch, a] = np.asarray(total), np.asarray(count)
+                combos = tradable[batch]
+                pnl[combos, a], n_trades[combos, a] = np.asarray(total), np.asarray(count)
     return pnl, n_trades
 
 
