@@ -4,13 +4,14 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
 
-from skfast.backtest import HMASweep, _cached, _numba
-from skfast.backtest._grid import DEFAULT_LENGTHS, hma_windows
+from skfast.backtest import HMASweep, _numba
+from skfast.backtest._grid import DEFAULT_LENGTHS
 from skfast.backtest._hma import _auto_rule
 from skfast.datasets import make_gbm_prices
 from skfast.testing import assert_engines_agree, assert_fitted_equal, assert_same_answer, engine_params
@@ -126,19 +127,43 @@ def test_sliding_wma_tracks_the_direct_wma_across_reanchors():
         assert np.nanmax(np.abs(direct - sliding) / x) < 1e-13
 
 
-def test_feature_cache_is_reused_across_calls():
+def test_feature_cache_is_explicit_bounded_and_reused_across_calls():
+    from skfast.backtest import FeatureCache
+
     X = make_gbm_prices(3_000, random_state=5)[:, None]
-    _cached.clear_feature_cache()
-    first = HMASweep(lengths=[10, 20], engine="fast").fit(X)
-    (cache,) = _cached._LRU.values()
-    table = cache.table
-    again = HMASweep(lengths=[20, 10], engine="fast").fit(X)
-    assert cache.table is table  # nothing recomputed
+    store = FeatureCache(max_bytes=64 * 2**20)
+    first = HMASweep(lengths=[10, 20], engine="fast", feature_cache=store).fit(X)
+    kept = dict(store._rows)
+    assert kept and store.nbytes == sum(r.nbytes for r in kept.values())
+    again = HMASweep(lengths=[20, 10], engine="fast", feature_cache=store).fit(X)
+    assert all(store._rows[k] is row for k, row in kept.items())  # nothing recomputed
     assert again.n_trades_[::-1].tolist() == first.n_trades_.tolist()
-    HMASweep(lengths=[30], engine="fast").fit(X)
-    assert len(cache.windows) > len(np.unique(hma_windows([10, 20])[:, [0, 1, 3, 4, 5]]))
-    _cached.clear_feature_cache()
-    assert not _cached._LRU
+    # clones share the store (a handle); a pickled one arrives empty
+    assert clone(HMASweep(feature_cache=store)).feature_cache is store
+    assert pickle.loads(pickle.dumps(store)).nbytes == 0
+    # the bound holds: a store of two rows keeps at most two rows
+    small = FeatureCache(max_bytes=2 * 8 * 3_000)
+    HMASweep(lengths=[10, 20, 30], engine="fast", feature_cache=small).fit(X)
+    assert 0 < small.nbytes <= small.max_bytes
+    store.clear()
+    assert store.nbytes == 0
+
+
+@pytest.mark.parametrize("engine_name", ["cached", "fast"])
+def test_working_set_bound_changes_no_result(engine_name, short_default):
+    """Chunked by the bound, down to one combo at a time, the sweep is the same."""
+    lengths = DEFAULT_LENGTHS[::4]
+    unbounded = HMASweep(lengths=lengths, engine=engine_name, max_feature_bytes=2**40)
+    one_combo = HMASweep(lengths=lengths, engine=engine_name, max_feature_bytes=1)
+    assert_same_answer(unbounded.fit(short_default), one_combo.fit(short_default))
+
+
+def test_auto_keeps_within_the_feature_bound():
+    table = HMASweep._engine_table
+    shape = dict(n_bars=200_000, n_assets=1, n_combos=80)
+    assert table.resolve("auto", **shape).name == "fast"
+    assert table.resolve("auto", **shape, max_feature_bytes=5 * 8 * 200_000).name == "fast"
+    assert table.resolve("auto", **shape, max_feature_bytes=5 * 8 * 200_000 - 1).name == "sliding"
 
 
 def test_predict_positions_replay_the_trades(engine):

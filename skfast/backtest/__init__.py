@@ -1,5 +1,6 @@
-"""Backtests: :class:`HMASweep`, the HMA-cross parameter sweep."""
+"""Backtests: :class:`HMASweep`, the HMA-cross parameter sweep, and its :class:`FeatureCache`."""
 
+from ._cached import FeatureCache
 from ._hma import HMASweep
 
-__all__ = ["HMASweep"]
+__all__ = ["FeatureCache", "HMASweep"]

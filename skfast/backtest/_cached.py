@@ -9,6 +9,23 @@ the series' content, so repeated calls on the same data (refits with other
 lengths or fees, ``score`` after ``fit``) reuse them.
 """
 
+"""The feature cache: every distinct raw-series WMA once for the whole grid.
+
+Of the five raw-series WMAs a combo needs, many repeat across the grid (the
+default grid needs 134 distinct windows instead of 400 passes, and the paper
+computes ``WMA_{r(L/2)}`` twice per combo).  The ``cached`` and ``fast``
+engines compute each distinct window once per series; the combos then only
+run their two second-stage WMAs and the bar loop.
+
+Memory is the user's to control.  Within one fit the rows held at once never
+exceed ``max_bytes``: the combos of a series, sorted by length so that
+neighbours share windows, run in chunks whose distinct rows fit the bound
+(at least one combo per chunk).  Across fits nothing is kept unless the
+estimator is given a :class:`FeatureCache`, a store with its own bound that
+refits on the same series (other lengths or fees, ``score`` after ``fit``)
+reuse.
+"""
+
 import threading
 from collections import OrderedDict
 from hashlib import blake2b
@@ -19,74 +36,131 @@ from numba import njit, prange
 from . import _numba, _numba_parallel
 from ._grid import FULL, HALF, HALF_Q, Q, THIRD_Q, engine_entry
 
-__all__ = ["sweep", "features", "FeatureCache", "clear_feature_cache"]
+__all__ = ["sweep", "sweep_with_cache", "features", "FeatureCache", "DEFAULT_MAX_BYTES",
+           "working_set_bytes"]
 
-#: Bytes of raw WMAs the LRU keeps across calls (the default grid on the
-#: default series needs ~160 MB per series and WMA flavour).
-CACHE_BYTES = 512 * 2**20
+#: Default bound on the raw WMAs one fit holds at once (``max_feature_bytes``).
+DEFAULT_MAX_BYTES = 256 * 2**20
 _RAW_COLUMNS = np.array([HALF, FULL, THIRD_Q, HALF_Q, Q])
-_LRU = OrderedDict()
+
+
+def working_set_bytes(n_bars, max_bytes):
+    """Bytes of raw WMAs a cached sweep holds at once: at most ``max_bytes``, at least one combo's."""
+    return max(int(max_bytes), 5 * 8 * int(n_bars))
 
 
 class FeatureCache:
-    """Raw-series WMAs of one price series, one row per distinct window.
+    """Raw-series WMAs kept across fits, up to ``max_bytes``, least recently used out first.
+
+    Pass one to ``HMASweep(feature_cache=...)`` (for the ``cached`` and
+    ``fast`` engines) to reuse the moving averages of a series in later
+    fits: other lengths or fees, ``score`` after ``fit``, the folds of a
+    grid search on the same series.  Cloning an estimator shares its store
+    (a store is a handle, as a ``joblib.Memory`` is); pickling one (a
+    process-based joblib backend) sends an empty store with the same bound.
 
     Parameters
     ----------
-    series : ndarray of float64, shape (n_bars,)
-        Must not be modified while the cache is alive.
-    sliding : bool
-        Whether rows come from the O(1) sliding WMA or the O(p) direct one.
+    max_bytes : int, default=512 MiB
+        Bytes of moving averages kept; the least recently used series and
+        windows go first.
+
+    Examples
+    --------
+    >>> from skfast.backtest import FeatureCache, HMASweep
+    >>> from skfast.datasets import make_gbm_prices
+    >>> store = FeatureCache(max_bytes=64 * 2**20)
+    >>> X = make_gbm_prices(2_000, random_state=0)[:, None]
+    >>> _ = HMASweep(lengths=[10, 20], engine="fast", feature_cache=store).fit(X)
+    >>> store.nbytes > 0
+    True
     """
 
-    def __init__(self, series, sliding):
-        self.series = series
-        self.sliding = sliding
-        self.windows = np.empty(0, dtype=np.int64)
-        self.table = np.empty((0, series.shape[0]))
-        # concurrent fits (threaded GridSearchCV) may share a cache: rows and
-        # windows must change together
+    def __init__(self, max_bytes=512 * 2**20):
+        self.max_bytes = int(max_bytes)
+        self._rows = OrderedDict()  # (series key, sliding, window) -> row
+        # concurrent fits (threaded GridSearchCV) may share a store
         self._lock = threading.Lock()
 
     @property
     def nbytes(self):
-        return self.table.nbytes
+        """Bytes of moving averages held."""
+        return sum(row.nbytes for row in self._rows.values())
 
-    def rows(self, windows):
-        """Row of each window in :attr:`table`, computing the missing ones."""
+    def clear(self):
+        """Drop every kept moving average."""
         with self._lock:
-            return self._rows(windows)
+            self._rows.clear()
 
-    def _rows(self, windows):
-        missing = np.setdiff1d(windows, self.windows)
-        if missing.size:
-            # longest first: the costliest rows start first under dynamic scheduling
-            missing = np.ascontiguousarray(missing[::-1])
-            fresh = np.empty((missing.size, self.series.shape[0]))
-            with _numba_parallel.dynamic_schedule():
-                _raw_table(self.series, missing, self.sliding, fresh)
-            self.windows = np.concatenate((self.windows, missing))
-            self.table = fresh if not self.table.size else np.concatenate((self.table, fresh))
-        lookup = dict(zip(self.windows.tolist(), range(self.windows.size)))
-        return np.array([lookup[w] for w in np.ravel(windows).tolist()]).reshape(np.shape(windows))
+    def __repr__(self):
+        return f"FeatureCache(max_bytes={self.max_bytes})"
+
+    def __deepcopy__(self, memo):
+        return self  # a handle: clones of an estimator share it
+
+    def __reduce__(self):
+        return (type(self), (self.max_bytes,))  # a pickled store arrives empty
+
+    def _take(self, key, windows):
+        """Kept rows of ``windows`` (a dict window -> row), marking them recently used."""
+        with self._lock:
+            found = {}
+            for w in windows:
+                row = self._rows.get((*key, w))
+                if row is not None:
+                    self._rows.move_to_end((*key, w))
+                    found[w] = row
+            return found
+
+    def _keep(self, key, rows):
+        with self._lock:
+            for w, row in rows.items():
+                self._rows[(*key, w)] = row
+                self._rows.move_to_end((*key, w))
+            total = self.nbytes
+            while self._rows and total > self.max_bytes:
+                _, dropped = self._rows.popitem(last=False)
+                total -= dropped.nbytes
 
 
-def feature_cache(series, sliding):
-    """The cached :class:`FeatureCache` of ``series``, or a new one."""
-    key = (blake2b(series.tobytes(), digest_size=16).digest(), series.shape, sliding)
-    cache = _LRU.pop(key, None) or FeatureCache(series.copy(), sliding)
-    _LRU[key] = cache
-    return cache
+def _series_key(series):
+    return (blake2b(series.tobytes(), digest_size=16).digest(), series.shape[0])
 
 
-def _trim_lru():
-    while _LRU and sum(c.nbytes for c in _LRU.values()) > CACHE_BYTES:
-        _LRU.popitem(last=False)
+def _raw_rows(series, windows, sliding, store, key):
+    """``(table, order)``: the raw WMAs of ``windows``, one row per window in ``order``.
+
+    Rows kept in ``store`` are copied in; the missing ones are computed
+    straight into the table (longest window first: the costliest rows start
+    first under dynamic scheduling), and copies of them go to the store.
+    """
+    kept = store._take(key, windows) if store is not None else {}
+    missing = sorted((w for w in windows if w not in kept), reverse=True)
+    order = missing + [w for w in windows if w in kept]
+    table = np.empty((len(order), series.shape[0]))
+    if missing:
+        with _numba_parallel.dynamic_schedule():
+            _raw_table(series, np.array(missing, dtype=np.int64), sliding, table[:len(missing)])
+        if store is not None:
+            store._keep(key, {w: table[i].copy() for i, w in enumerate(missing)})
+    for i, w in enumerate(order[len(missing):], start=len(missing)):
+        table[i] = kept[w]
+    return table, order
 
 
-def clear_feature_cache():
-    """Drop every cached WMA (the benchmark times cold calls with it)."""
-    _LRU.clear()
+def _chunks(raw_windows, order, n_bars, max_bytes):
+    """Combos (in ``order``) grouped so that each group's distinct rows fit ``max_bytes``."""
+    limit = max(1, working_set_bytes(n_bars, max_bytes) // (8 * n_bars))
+    chunk, distinct = [], set()
+    for i in order:
+        needed = distinct | set(raw_windows[i].tolist())
+        if chunk and len(needed) > limit:
+            yield chunk
+            chunk, needed = [], set(raw_windows[i].tolist())
+        chunk.append(i)
+        distinct = needed
+    if chunk:
+        yield chunk
 
 
 @njit(parallel=True, cache=True)
@@ -104,29 +178,42 @@ def _combos_from_table(series, table, rows, windows, starts, bounds, fee, pnl, n
             windows[i], starts[i], fee, False, bounds[i])
 
 
-def sweep_cached(close, lengths, fee, sliding, combos=_combos_from_table):
-    """The sweep through per-series feature caches, combos in parallel.
+def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_MAX_BYTES,
+                     sliding=False, combos=_combos_from_table):
+    """The sweep through the raw-WMA tables of each series, combos in parallel.
 
-    ``combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades)``
-    runs every combo of one series from the cached rows (``bounds``: the
-    combos' tie bounds on that series).
+    ``feature_cache``: a :class:`FeatureCache` to reuse and keep rows in
+    (None: nothing kept after the call); ``max_bytes``: the most rows held
+    at once in this call (:func:`working_set_bytes`).  ``combos(series,
+    table, rows, windows, starts, bounds, fee, pnl, n_trades)`` runs the
+    combos of one chunk from its table (``bounds``: their tie bounds).
     """
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
+    raw_windows = windows[:, _RAW_COLUMNS]
+    by_length = np.argsort(windows[:, FULL], kind="stable")  # neighbours share windows
     for a, series in enumerate(close):
-        cache = feature_cache(series, sliding)
-        rows = cache.rows(windows[:, _RAW_COLUMNS])
-        out_pnl, out_trades = np.zeros(len(lengths)), np.zeros(len(lengths), dtype=np.int64)
-        with _numba_parallel.dynamic_schedule():
-            combos(cache.series, cache.table, rows, windows, starts,
-                   np.ascontiguousarray(bounds[:, a]), float(fee), out_pnl, out_trades)
-        pnl[:, a], n_trades[:, a] = out_pnl, out_trades
-        _trim_lru()
+        key = (*_series_key(series), sliding)
+        for chunk in _chunks(raw_windows, by_length, close.shape[1], max_bytes):
+            chunk = np.array(chunk)
+            distinct, rows = np.unique(raw_windows[chunk], return_inverse=True)
+            table, held = _raw_rows(series, distinct.tolist(), sliding, feature_cache, key)
+            # rows index the distinct windows; the table holds them in ``held`` order
+            position = np.empty(distinct.size, dtype=np.int64)
+            position[np.searchsorted(distinct, held)] = np.arange(len(held))
+            rows = position[rows]
+            out_pnl = np.zeros(chunk.size)
+            out_trades = np.zeros(chunk.size, dtype=np.int64)
+            with _numba_parallel.dynamic_schedule():
+                combos(series, table, np.ascontiguousarray(rows.reshape(chunk.size, 5)),
+                       np.ascontiguousarray(windows[chunk]), np.ascontiguousarray(starts[chunk]),
+                       np.ascontiguousarray(bounds[chunk, a]), float(fee), out_pnl, out_trades)
+            pnl[chunk, a], n_trades[chunk, a] = out_pnl, out_trades
     return pnl, n_trades
 
 
 @engine_entry
 def sweep(close, lengths, fee):
-    return sweep_cached(close, lengths, fee, sliding=False)
+    return sweep_with_cache(close, lengths, fee)
 
 
 features = _numba.features

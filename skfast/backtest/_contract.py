@@ -18,7 +18,7 @@ __all__ = ["HMAEngine"]
 class HMAEngine(Protocol):
     """An HMASweep engine module."""
 
-    optional: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ("sweep_with_cache",)
 
     def sweep(self, close, lengths, fee):
         """Total PnL and trade count of every (length, asset) pair.
@@ -52,4 +52,12 @@ class HMAEngine(Protocol):
         Returns
         -------
         hma, hma3 : ndarray of float64, shape (n_bars,)
+        """
+
+    def sweep_with_cache(self, close, lengths, fee, feature_cache=None, max_bytes=None):
+        """Optional: :meth:`sweep` through raw-WMA tables held within ``max_bytes`` per call.
+
+        ``feature_cache`` (a ``FeatureCache`` or None) keeps the moving
+        averages across calls.  Engines with this capability are the ones
+        whose memory depends on the grid (``cached``, ``fast``).
         """

@@ -1,7 +1,7 @@
 """The best combination: feature cache, O(1) WMAs and one fused pass per combo.
 
 Distinct raw-series windows are computed once per series by the sliding WMA
-(``_cached.FeatureCache``).  Each combo then makes a single pass over the
+(``_cached``, with its memory bound and optional ``FeatureCache``).  Each combo then makes a single pass over the
 bars: its two derived series (``2 WMA_{r(L/2)} - WMA_L`` and
 ``3 WMA_{r(q/3)} - WMA_{r(q/2)} - WMA_{r(q)}``) are formed bar by bar from the
 cached rows and kept only in rings as long as their outer windows, the outer
@@ -121,9 +121,15 @@ def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trad
                 windows[i], starts[i], fee, True, bounds[i])
 
 
+def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):
+    """:func:`sweep` reusing ``feature_cache``, holding at most ``max_bytes`` of rows at once."""
+    return _cached.sweep_with_cache(close, lengths, fee, feature_cache, max_bytes, sliding=True,
+                                    combos=_fused_combos)
+
+
 @engine_entry
 def sweep(close, lengths, fee):
-    return _cached.sweep_cached(close, lengths, fee, sliding=True, combos=_fused_combos)
+    return sweep_with_cache(close, lengths, fee)
 
 
 features = partial(_numba.features, sliding=True)

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._base import DocLinkMixin
 from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec,
                         compute_threads, engine_run)
+from ._cached import DEFAULT_MAX_BYTES, FeatureCache, working_set_bytes
 from ._contract import HMAEngine
 from ._exact import positions as tie_rule_positions
 from ._grid import DEFAULT_LENGTHS
@@ -24,7 +25,7 @@ _TINY_SWEEP = 200_000
 _COMBOS_PER_SERIES_FOR_CACHE = 4
 
 
-def _auto_rule(available, *, n_bars, n_assets, n_combos):
+def _auto_rule(available, *, n_bars, n_assets, n_combos, max_feature_bytes=None):
     """Pick the engine for ``engine="auto"`` from the sweep's shape.
 
     Measured in ``benchmarks/results/bench.json`` (section ``hma``, ``auto_rule``): a tiny sweep
@@ -38,7 +39,9 @@ def _auto_rule(available, *, n_bars, n_assets, n_combos):
     """
     if n_bars * n_assets * n_combos < _TINY_SWEEP:
         return "numba"
-    if n_combos >= _COMBOS_PER_SERIES_FOR_CACHE * n_assets:
+    # the cache must hold one combo's five rows within the bound the user set
+    fits = max_feature_bytes is None or working_set_bytes(n_bars, 0) <= max_feature_bytes
+    if n_combos >= _COMBOS_PER_SERIES_FOR_CACHE * n_assets and fits:
         return "fast"
     return "sliding"
 
@@ -55,10 +58,12 @@ _ENGINES = EngineTable("HMASweep", (
     Engine("jax", "skfast.backtest._jax", requires=("jax",), extra="jax",
            description="one batched tensor program over all combos (float64)"),
     Engine("cached", "skfast.backtest._cached", compiled_parallel=True,
+           capabilities=frozenset({"sweep_with_cache"}),
            description="M3 + each distinct raw-series WMA once, reused across combos and calls"),
     Engine("sliding", "skfast.backtest._sliding", compiled_parallel=True,
            description="M3 with the O(1)-per-bar sliding WMA (re-anchored, exact trade counts)"),
     Engine("fast", "skfast.backtest._fast", compiled_parallel=True,
+           capabilities=frozenset({"sweep_with_cache"}),
            description="feature cache filled by the O(1) sliding WMA, prange across combos"),
 ), _auto_rule, contract=HMAEngine,
     # trade counts decide everything: identical; PnL sums the same returns
@@ -67,11 +72,18 @@ _ENGINES = EngineTable("HMASweep", (
                   close=("pnl_", "best_pnl_"), rtol=0.0, atol=1e-6))
 
 
-def _run_task(engine, close, lengths, fee):
+def _sweep(engine, kernels, close, lengths, fee, feature_cache, max_bytes):
+    """The engine's sweep; through its bounded tables when it keeps features."""
+    if engine.provides("sweep_with_cache"):
+        return kernels.sweep_with_cache(close, lengths, fee, feature_cache, max_bytes)
+    return kernels.sweep(close, lengths, fee)
+
+
+def _run_task(engine, close, lengths, fee, feature_cache, max_bytes):
     """One M4 task in a worker: its combos with one compute thread."""
     kernels = engine.load()
     with compute_threads(1, engine):
-        return kernels.sweep(close, lengths, fee)
+        return _sweep(engine, kernels, close, lengths, fee, feature_cache, max_bytes)
 
 
 class HMASweep(DocLinkMixin, BaseEstimator):
@@ -96,6 +108,16 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         Compute engine; ``"auto"`` picks one from the data shape.  The
         engines page of the documentation says what each one does;
         :func:`skfast.available_engines` lists the installed ones.
+    feature_cache : FeatureCache or None, default=None
+        A store that keeps the raw-series moving averages of the ``cached``
+        and ``fast`` engines across fits (refits with other lengths or fees,
+        ``score`` after ``fit``, grid-search folds on the same series), up to
+        its own ``max_bytes``.  None keeps nothing after a fit.
+    max_feature_bytes : int, default=268435456 (256 MiB)
+        The most moving averages the ``cached`` and ``fast`` engines hold at
+        once in one fit: the combos of a series run in chunks that fit (at
+        least one combo, five rows of the series, at a time).  ``auto``
+        never picks ``fast`` when one combo's rows exceed it.
     n_jobs : int, default=None
         Processes (or joblib workers) across combos; above 1 each combo is one
         joblib task, longest first, so the skewed costs balance dynamically.
@@ -167,16 +189,20 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         "lengths": [None, "array-like"],
         "fee": [Interval(Real, None, None, closed="neither")],
         "engine": [StrOptions(set(_ENGINES.names))],
+        "feature_cache": [None, FeatureCache],
+        "max_feature_bytes": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": N_JOBS_CONSTRAINT,
         "n_threads": N_THREADS_CONSTRAINT,
         "verbose": ["verbose"],
     }
 
-    def __init__(self, lengths=None, *, fee=0.09, engine="auto", n_jobs=None, n_threads=None,
-                 verbose=0):
+    def __init__(self, lengths=None, *, fee=0.09, engine="auto", feature_cache=None,
+                 max_feature_bytes=DEFAULT_MAX_BYTES, n_jobs=None, n_threads=None, verbose=0):
         self.lengths = lengths
         self.fee = fee
         self.engine = engine
+        self.feature_cache = feature_cache
+        self.max_feature_bytes = max_feature_bytes
         self.n_jobs = n_jobs
         self.n_threads = n_threads
         self.verbose = verbose
@@ -208,12 +234,14 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         lengths = _check_lengths(self.lengths)
         fee = float(self.fee)
         engine = self._engine_table.resolve(self.engine, n_bars=close.shape[1],
-                                            n_assets=close.shape[0], n_combos=lengths.size)
+                                            n_assets=close.shape[0], n_combos=lengths.size,
+                                            max_feature_bytes=self.max_feature_bytes)
         n_jobs = effective_n_jobs(self.n_jobs)
         with engine_run(self, engine, n_threads=self.n_threads if n_jobs == 1 else 1) as (
                 kernels, _):
             if n_jobs == 1:
-                pnl, n_trades = kernels.sweep(close, lengths, fee)
+                pnl, n_trades = _sweep(engine, kernels, close, lengths, fee, self.feature_cache,
+                                       self.max_feature_bytes)
             else:
                 pnl, n_trades = self._sweep_across_jobs(engine, close, lengths, fee, n_jobs)
         self.lengths_ = lengths
@@ -229,7 +257,8 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         # ones fill the gaps, with one task handed out at a time
         order = np.argsort(-lengths, kind="stable")
         parts = Parallel(n_jobs=n_jobs, batch_size=1, verbose=self.verbose)(
-            delayed(_run_task)(engine, close, lengths[[i]], fee) for i in order)
+            delayed(_run_task)(engine, close, lengths[[i]], fee, self.feature_cache,
+                               self.max_feature_bytes) for i in order)
         pnl = np.empty((lengths.size, close.shape[0]))
         n_trades = np.empty((lengths.size, close.shape[0]), dtype=np.int64)
         for i, (part_pnl, part_trades) in zip(order, parts):
@@ -282,7 +311,8 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         total = 0.0
         with compute_threads(self.n_threads, engine):
             for a, series in enumerate(close):
-                pnl, _ = kernels.sweep(series[None, :], self.best_length_[a:a + 1], float(self.fee))
+                pnl, _ = _sweep(engine, kernels, series[None, :], self.best_length_[a:a + 1],
+                                float(self.fee), self.feature_cache, self.max_feature_bytes)
                 total += float(pnl[0, 0])
         return total
 
