@@ -57,8 +57,14 @@ def _numpy_mean(X):
     return _sequential_mean(X)
 
 
-def centred_copy(X):
+def centred_copy(X, compiled=True):
     """``X - mean`` as a new C-contiguous array of X's dtype.
+
+    ``compiled=False`` computes the same in numpy, so that an engine that
+    compiles nothing (numpy, jax, reference) makes its first fit without a
+    compilation: the centred copy and the mean are the same bits (an
+    elementwise difference and numpy's own mean), the row norms agree to
+    rounding (they only size near-tie margins and bounds, which carry slack).
 
     Returns
     -------
@@ -73,6 +79,11 @@ def centred_copy(X):
         Mean over features of the (population) variance of each column.
     """
     n_samples = X.shape[0]
+    if not compiled:
+        mean = X.mean(axis=0)
+        out = np.ascontiguousarray(X - mean)
+        squared_norms = np.einsum("ij,ij->i", out, out, dtype=np.float64)
+        return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)
     mean = _numpy_mean(X)

@@ -459,7 +459,9 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
         scale = 1.0
         with numba_threads(self.n_threads):
-            centred = centred_copy(X)
+            # an engine that compiles nothing is not made to compile the centring
+            compiled = engine.compiled_parallel
+            centred = centred_copy(X, compiled)
             if _needs_rescaling(centred[2], X.dtype):
                 # Squared distances would overflow (or underflow): scale by a
                 # power of two, which is exact, so labels, iterations and
@@ -469,7 +471,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                     X = X * X.dtype.type(scale)
                     if init_is_array:
                         init *= X.dtype.type(scale)
-                    centred = centred_copy(X)
+                    centred = centred_copy(X, compiled)
         X, X_mean, centred_norms, mean_variance = centred
         max_squared_norm = float(centred_norms.max())
         # As scikit-learn: tol is relative to the mean feature variance.

@@ -120,6 +120,9 @@ def _nearest_pair(X, i, centers, half_norms, margin):
 @numba.njit(cache=True, nogil=True)
 def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, start, stop, labels,
                  unsure, sums, weights):
+    # no weights: assign only (the final E-step and predict share this
+    # compiled kernel instead of compiling a copy without the accumulation)
+    accumulate = sample_weight.shape[0] != 0
     scratch = np.empty(centers_t.shape[1])
     first = start
     if centers.shape[0] <= _FEW_CLUSTERS:
@@ -129,13 +132,15 @@ def _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, start
             # they would wait on them
             label_a, label_b, unsure_a, unsure_b = _nearest_pair(X, i, centers, half_norms,
                                                                  margin)
-            accumulate_into(X, sample_weight, i, label_a, sums, weights)
-            accumulate_into(X, sample_weight, i + 1, label_b, sums, weights)
+            if accumulate:
+                accumulate_into(X, sample_weight, i, label_a, sums, weights)
+                accumulate_into(X, sample_weight, i + 1, label_b, sums, weights)
             labels[i], labels[i + 1], unsure[i], unsure[i + 1] = label_a, label_b, unsure_a, unsure_b
         first = stop - (stop - start) % 2
     for i in range(first, stop):
         label, unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
-        accumulate_into(X, sample_weight, i, label, sums, weights)
+        if accumulate:
+            accumulate_into(X, sample_weight, i, label, sums, weights)
         labels[i] = label
 
 
@@ -212,19 +217,6 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
 
 
 @numba.njit(cache=True, parallel=True)
-def _assign_labels(X, centers, centers_t, half_norms, margin, n_blocks):
-    n_samples = X.shape[0]
-    labels = np.empty(n_samples, dtype=np.int32)
-    unsure = np.empty(n_samples, dtype=np.bool_)
-    block = -(-n_samples // n_blocks)
-    for b in numba.prange(n_blocks):
-        scratch = np.empty(centers_t.shape[1])
-        for i in range(b * block, min((b + 1) * block, n_samples)):
-            labels[i], unsure[i] = _nearest(X, i, centers, centers_t, half_norms, scratch, margin)
-    return labels, unsure
-
-
-@numba.njit(cache=True, parallel=True)
 def _inertia(X, sample_weight, centers, labels, n_blocks):
     n_samples, n_features = X.shape
     partial = np.zeros(n_blocks)
@@ -294,9 +286,12 @@ def _lloyd_step_float32(X, sample_weight, centers, max_squared_norm):
     return labels, sums, weights
 
 
+_NO_WEIGHTS = np.empty(0)
+
+
 def assign_labels(X, centers, max_squared_norm=None):
-    labels, unsure = _assign_labels(X, *_prepared(X, centers, max_squared_norm),
-                                    block_count(X.shape[0], X.shape[1], centers.shape[0]))
+    labels, unsure, _, _ = _lloyd_step(X, _NO_WEIGHTS, *_prepared(X, centers, max_squared_norm),
+                                       block_count(X.shape[0], X.shape[1], centers.shape[0]))
     settle_near_ties(X, centers, labels, unsure)
     return labels
 
