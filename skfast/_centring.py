@@ -19,6 +19,8 @@ which numpy would compute in further passes over X:
 import numba
 import numpy as np
 
+from ._compile import serial_twin
+
 _BLOCK_ROWS = 4096
 
 
@@ -42,6 +44,9 @@ def _sequential_mean(X):
         for j in range(n_features):
             acc[j] += X[i, j]
     return acc / X.dtype.type(n_samples)
+
+
+_subtract_serial = serial_twin(_subtract)
 
 
 def _numpy_mean(X):
@@ -89,7 +94,8 @@ def centred_copy(X, compiled=True):
     mean = _numpy_mean(X)
     out = np.empty_like(X, order="C")
     squared_norms = np.empty(n_samples)
-    _subtract(X, mean, out, squared_norms, block, n_blocks)
+    (_subtract_serial if n_blocks == 1 else _subtract)(X, mean, out, squared_norms, block,
+                                                        n_blocks)
     return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
 
 
@@ -145,6 +151,44 @@ def _subtract_columns(X, scales, mean, out, block, n_blocks):
     return squares, varies
 
 
+# Elements per column tile of the numpy path: its temporaries stay small.
+_TILE_ELEMENTS = 2**22
+
+
+def _centre_columns_in_numpy(X):
+    """:func:`centre_columns` for data of one row block, in numpy: the same bits.
+
+    With a single block the compiled passes add each column's values in row
+    order, and so does numpy when it reduces a C-contiguous array of two
+    or more columns over its rows, so the results are bitwise those of the
+    compiled path (checked in the test suite) and nothing is compiled for
+    the small data most permutation tests have.  Columns go in tiles, so no
+    temporary is as large as X.
+    """
+    n_samples, n_features = X.shape
+    out = np.empty(X.shape)
+    constant = np.empty(n_features, dtype=bool)
+    squares = np.empty(n_features)
+    scales = np.empty(n_features)
+    width = max(2, _TILE_ELEMENTS // max(n_samples, 1))
+    for lo in range(0, n_features, width):
+        # a tile of a single column would be summed pairwise: widen the last one
+        hi = n_features if n_features - lo < width + 2 else lo + width
+        tile = X[:, lo:hi]
+        largest = np.maximum(tile.max(axis=0), -tile.min(axis=0)).astype(np.float64)
+        exponent = np.where(largest > 0, np.frexp(largest)[1], 0)
+        scales[lo:hi] = np.ldexp(1.0, np.minimum(-exponent, 1000))
+        centred = out[:, lo:hi]
+        np.multiply(tile, scales[lo:hi], out=centred, dtype=np.float64)
+        mean = (np.zeros(hi - lo) + centred.sum(axis=0)) / n_samples
+        centred -= mean
+        squares[lo:hi] = np.square(centred).sum(axis=0)
+        constant[lo:hi] = ~(centred != centred[0]).any(axis=0)
+        if hi == n_features:
+            break
+    return out, constant, squares, scales
+
+
 def centre_columns(X):
     """``(X - mean) * scale`` as a new C-contiguous float64 array, with column summaries.
 
@@ -164,6 +208,12 @@ def centre_columns(X):
     scales : ndarray of shape (n_features,)
         The power of two each column was multiplied by.
     """
+    if X.shape[0] <= _BLOCK_ROWS and X.shape[1] >= 2:
+        return _centre_columns_in_numpy(X)
+    return _centre_columns_compiled(X)
+
+
+def _centre_columns_compiled(X):
     n_samples = X.shape[0]
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)

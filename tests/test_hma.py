@@ -11,7 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
 
 from skfast.backtest import HMASweep, _numba
-from skfast.backtest._grid import DEFAULT_LENGTHS
+from skfast.backtest._grid import DEFAULT_LENGTHS, hma_windows
 from skfast.backtest._hma import _auto_rule
 from skfast.datasets import make_gbm_prices
 from skfast.testing import assert_engines_agree, assert_fitted_equal, assert_same_answer, engine_params
@@ -405,3 +405,14 @@ def test_lengths_longer_than_the_series_cost_nothing(engine):
     fitted = HMASweep(lengths=[5, 1_000_000], engine=engine).fit(X)
     assert fitted.n_trades_[1, 0] == 0 and fitted.pnl_[1, 0] == 0.0
     assert fitted.n_trades_[0, 0] > 0
+
+
+def test_vectorised_tie_bounds_equal_the_scalar_bound():
+    """tie_bounds (numpy, every combo at once) is bitwise the pandas oracle's tie_bound."""
+    from skfast.backtest._exact import tie_bound, tie_bounds
+
+    close = np.vstack([make_gbm_prices(500, s0=s0, random_state=i)
+                       for i, s0 in enumerate((1e-3, 1.0, 1e6))])
+    windows = hma_windows(np.r_[1, 2, 3, DEFAULT_LENGTHS, 5_000])
+    expected = np.array([[tie_bound(w, float(np.max(np.abs(x)))) for x in close] for w in windows])
+    assert np.array_equal(tie_bounds(close, windows), expected)

@@ -442,3 +442,17 @@ def test_float32_input_gives_the_float64_answer():
     b = PermutationTest(199, random_state=0).fit(X32.astype(np.float64), y)
     assert_fitted_equal(a, b, exact=["pvalues_", "statistic_"])
     assert a.transform(X32).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(40, 50), (500, 3), (4096, 7), (3, 2), (200, 9000)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_data_centring_in_numpy_is_bitwise_the_compiled_one(shape, dtype, monkeypatch):
+    """Data of one row block is centred in numpy (nothing to compile): the same bits."""
+    from skfast import _centring
+
+    rng = np.random.default_rng(sum(shape))
+    X = (rng.standard_t(3, size=shape) * 1e3 + 7.0).astype(dtype)
+    X[:, 0] = X[0, 0]  # a constant column
+    monkeypatch.setattr(_centring, "_TILE_ELEMENTS", 3 * shape[0])  # several column tiles
+    for a, b in zip(_centring._centre_columns_in_numpy(X), _centring._centre_columns_compiled(X)):
+        assert np.array_equal(a, b)

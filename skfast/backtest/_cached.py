@@ -208,6 +208,7 @@ def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_
                        np.ascontiguousarray(windows[chunk]), np.ascontiguousarray(starts[chunk]),
                        np.ascontiguousarray(bounds[chunk, a]), float(fee), out_pnl, out_trades)
             pnl[chunk, a], n_trades[chunk, a] = out_pnl, out_trades
+    _numba.settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades)
     return pnl, n_trades
 
 

@@ -92,15 +92,31 @@ def tie_bound(w, max_abs):
     return 2.0 * ((hma + hma3) * _UNIT_ROUNDOFF * max_abs + 8.0 * operations * _SMALLEST_NORMAL)
 
 
-@njit(cache=True)
 def tie_bounds(close, windows):
-    """:func:`tie_bound` of every (combo, series) pair, shape (n_combos, n_assets)."""
-    bounds = np.empty((windows.shape[0], close.shape[0]))
-    for a in range(close.shape[0]):
-        largest = np.max(np.abs(close[a]))
-        for i in range(windows.shape[0]):
-            bounds[i, a] = tie_bound(windows[i], largest)
-    return bounds
+    """:func:`tie_bound` of every (combo, series) pair, shape (n_combos, n_assets).
+
+    The same formula, evaluated in numpy over all combos at once (a few
+    microseconds, and nothing to compile before a first fit).
+    """
+    w = np.asarray(windows, dtype=np.float64)
+
+    def error(p, m):  # _wma_error, elementwise
+        return 4.0 * p + 32.0 * m + 16.0 * m * m / p + 16.0
+
+    def inner(p):
+        return error(p, np.maximum(float(REANCHOR), 2.0 * p))
+
+    outer_block = np.maximum(float(REANCHOR), 2.0 * np.maximum(w[:, ROOT], w[:, Q]))
+    hma = (3.0 * error(w[:, ROOT], outer_block) + 2.0 * inner(w[:, HALF]) + inner(w[:, FULL])
+           + 6.0)
+    hma3 = (5.0 * error(w[:, Q], outer_block) + 3.0 * inner(w[:, THIRD_Q])
+            + inner(w[:, HALF_Q]) + inner(w[:, Q]) + 15.0)
+    operations = np.zeros(w.shape[0])
+    for k in range(6):
+        operations += 4.0 * w[:, k] + 8.0 * np.maximum(outer_block, 2.0 * w[:, k])
+    largest = np.max(np.abs(close), axis=1) if close.shape[1] else np.zeros(close.shape[0])
+    return 2.0 * ((hma + hma3)[:, None] * _UNIT_ROUNDOFF * largest[None, :]
+                  + 8.0 * operations[:, None] * _SMALLEST_NORMAL)
 
 
 @njit(cache=True)

@@ -113,12 +113,7 @@ def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trad
         pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
                                            table[r[3]], table[r[4]], windows[i], starts[i], fee,
                                            bounds[i])
-        if n_trades[i] < 0:
-            # the general kernel applies the tie rule bar by bar; its result
-            # does not depend on how the features were rounded
-            pnl[i], n_trades[i] = _numba.combo_from_raw(
-                series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
-                windows[i], starts[i], fee, True, bounds[i])
+        # a combo marked UNSETTLED is settled by the caller (_numba.settle_marked)
 
 
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):

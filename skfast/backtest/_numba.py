@@ -14,7 +14,8 @@ from ._exact import direction_at, float_direction, tie_bounds
 from ._grid import (FULL, HALF, HALF_Q, Q, REANCHOR, ROOT, THIRD_Q, engine_entry,
                     first_valid_bar, hma_windows)
 
-__all__ = ["sweep", "features", "wma", "book", "event_loop", "combo_kernel", "combo_from_raw", "hma_from_raw"]
+__all__ = ["sweep", "features", "wma", "book", "event_loop", "combo_kernel", "combo_from_raw",
+           "hma_from_raw", "settle_marked", "UNSETTLED"]
 
 # Bars per tile of the direct WMA: the tile of the output and of the input it
 # reads stay in L1 across the p weight passes.
@@ -123,21 +124,49 @@ def _settled_event_loop(close, hma, hma3, w, start, fee, bound):
     return pnl, n_trades
 
 
+#: ``n_trades`` of a combo some bar of which came within its tie bound: the
+#: kernels leave it to :func:`settle_marked`, outside them, so the exact
+#: arithmetic is compiled only when a sweep meets such a bar.
+UNSETTLED = -1
+
+
 @njit(cache=True)
 def event_loop(close, hma, hma3, w, start, fee, bound):
     """Total PnL and trade count of the HMA cross from bar ``start`` on.
 
-    Directions follow the tie rule of ``_exact`` with ``bound``, the combo's
-    ``tie_bound``.  The floating directions are exact unless some bar came
-    within the bound (most combos have none); only then the loop runs again,
-    settling those bars.
+    The floating directions are exact unless some bar came within ``bound``,
+    the combo's ``tie_bound`` (most combos have none); then the combo is
+    returned as ``(0.0, UNSETTLED)`` for :func:`settle_marked`.
     """
     if start >= close.shape[0]:
         return 0.0, 0
     pnl, n_trades, closest = _float_event_loop(close, hma, hma3, start, fee)
     if closest <= bound:
-        pnl, n_trades = _settled_event_loop(close, hma, hma3, w, start, fee, bound)
+        return 0.0, UNSETTLED
     return pnl, n_trades
+
+
+@njit(cache=True)
+def _settled_combo(close, w, start, fee, sliding, bound):
+    raw = np.empty((5, close.shape[0]))
+    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
+        wma(close, w[column], 0, raw[k], sliding)
+    hma = np.empty(close.shape[0])
+    hma3 = np.empty(close.shape[0])
+    hma_from_raw(raw[0], raw[1], raw[2], raw[3], raw[4], w, sliding, hma, hma3)
+    return _settled_event_loop(close, hma, hma3, w, start, fee, bound)
+
+
+def settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
+    """Run the combos a kernel marked ``UNSETTLED`` on the exact path (``_exact``), in place.
+
+    Each has a bar its floating features could not decide; the exact
+    settlement of those bars does not depend on how the features were
+    rounded, so any engine's features serve.
+    """
+    for i, a in np.argwhere(n_trades == UNSETTLED):
+        pnl[i, a], n_trades[i, a] = _settled_combo(close[a], windows[i], starts[i], float(fee),
+                                                   sliding, bounds[i, a])
 
 
 @njit(cache=True)
@@ -201,6 +230,7 @@ def plan(close, lengths):
 def sweep(close, lengths, fee):
     windows, starts, bounds, pnl, n_trades = plan(close, lengths)
     _sweep_serial(close, windows, starts, bounds, float(fee), False, pnl, n_trades)
+    settle_marked(close, windows, starts, bounds, fee, False, pnl, n_trades)
     return pnl, n_trades
 
 

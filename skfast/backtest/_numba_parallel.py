@@ -32,6 +32,7 @@ def sweep_tasks(close, lengths, fee, sliding):
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
     with dynamic_schedule():
         _sweep_prange(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
+    _numba.settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades)
     return pnl, n_trades
 
 

@@ -15,6 +15,7 @@ shape only, never on the thread count, so results are bit-identical whatever
 import numba
 import numpy as np
 
+from .._compile import serial_twin
 from ._sklearn_order import accumulate_ranges, reduce_blocks, thread_ranges
 from ._ties import margin_factor, settle
 
@@ -161,6 +162,15 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, margin, n_bloc
     return labels, unsure, sums, weights
 
 
+# one block of samples (small data): the same pass without threads, far
+# cheaper to compile
+_lloyd_step_serial = serial_twin(_lloyd_step)
+
+
+def _lloyd_pass(n_blocks):
+    return _lloyd_step_serial if n_blocks == 1 else _lloyd_step
+
+
 @numba.njit(cache=True, parallel=True)
 def _lloyd_step_ranges(X, sample_weight, centers, centers_t, half_norms, margin, bounds):
     """:func:`_lloyd_step` over given sample ranges, summing in X's dtype.
@@ -268,8 +278,8 @@ def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
     if X.dtype == np.float32:
         return _lloyd_step_float32(X, sample_weight, centers, max_squared_norm)
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
-    labels, unsure, sums, weights = _lloyd_step(X, sample_weight,
-                                                *_prepared(X, centers, max_squared_norm), n_blocks)
+    labels, unsure, sums, weights = _lloyd_pass(n_blocks)(
+        X, sample_weight, *_prepared(X, centers, max_squared_norm), n_blocks)
     if settle_near_ties(X, centers, labels, unsure):
         sums, weights = accumulate(X, sample_weight, labels, centers.shape[0], n_blocks)
     return labels, sums, weights
@@ -290,13 +300,18 @@ _NO_WEIGHTS = np.empty(0)
 
 
 def assign_labels(X, centers, max_squared_norm=None):
-    labels, unsure, _, _ = _lloyd_step(X, _NO_WEIGHTS, *_prepared(X, centers, max_squared_norm),
-                                       block_count(X.shape[0], X.shape[1], centers.shape[0]))
+    n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
+    labels, unsure, _, _ = _lloyd_pass(n_blocks)(
+        X, _NO_WEIGHTS, *_prepared(X, centers, max_squared_norm), n_blocks)
     settle_near_ties(X, centers, labels, unsure)
     return labels
 
 
+_inertia_serial = serial_twin(_inertia)
+
+
 def inertia(X, sample_weight, centers, labels):
-    partial = _inertia(X, sample_weight, np.asarray(centers, dtype=np.float64), labels,
-                       block_count(X.shape[0], X.shape[1], centers.shape[0]))
+    n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
+    partial = (_inertia_serial if n_blocks == 1 else _inertia)(
+        X, sample_weight, np.asarray(centers, dtype=np.float64), labels, n_blocks)
     return float(np.sum(partial))

@@ -11,9 +11,15 @@ depend on how the rows are split over threads.
 import numpy as np
 from numba import njit, prange
 
+from .._compile import serial_twin
+
 #: Rows of statistics per parallel block.
 _BLOCK_ROWS = 64
 ALTERNATIVE_SIGN = {"two-sided": 0.0, "greater": 1.0, "less": -1.0}
+# Below this many entries a pass runs on its serial twin (``_compile``): the
+# same result (counts are integers; partial sums keep their blocks), and
+# small data never compiles the threaded kernels.
+SERIAL_MAX_ENTRIES = 2**18
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -57,7 +63,8 @@ def count_extreme(T, threshold, alternative, need_max):
     maxima : ndarray of shape (n_rows,) (empty unless ``need_max``)
     """
     n_blocks = max(1, -(-T.shape[0] // _BLOCK_ROWS))
-    partial, maxima = _count(np.ascontiguousarray(T), np.ascontiguousarray(threshold),
+    kernel = _count_serial if T.size <= SERIAL_MAX_ENTRIES else _count
+    partial, maxima = kernel(np.ascontiguousarray(T), np.ascontiguousarray(threshold),
                              ALTERNATIVE_SIGN[alternative], need_max, n_blocks)
     return partial.sum(axis=0), maxima
 
@@ -79,7 +86,8 @@ def _single_precision_copy(X, n_blocks):
 def single_precision_copy(X):
     """``X`` rounded to float32, and the float64 sum of ``|X|`` of each column."""
     n_blocks = max(1, -(-X.shape[0] // 4096))
-    X32, partial = _single_precision_copy(X, n_blocks)
+    kernel = _single_precision_copy_serial if X.size <= SERIAL_MAX_ENTRIES else _single_precision_copy
+    X32, partial = kernel(X, n_blocks)
     return X32, partial.sum(axis=0)
 
 
@@ -129,18 +137,30 @@ def count_extreme_checked(T32, group1, weight1, weight0, XT, column, threshold, 
     """
     n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
     threshold = np.ascontiguousarray(threshold)
-    partial = _count_checked(T32, group1, weight1, weight0, XT, column, threshold - margin,
+    kernel = _count_checked_serial if T32.size <= SERIAL_MAX_ENTRIES else _count_checked
+    partial = kernel(T32, group1, weight1, weight0, XT, column, threshold - margin,
                              threshold + margin, threshold, ALTERNATIVE_SIGN[alternative],
                              n_blocks)
     return partial.sum(axis=0)
 
 
-@njit(cache=True, parallel=True, nogil=True)
 def single_contrast(group1, weight1, weight0):
     """``group1 * weight1 - weight0`` rounded to float32, without the float64 matrix."""
+    kernel = _single_contrast_serial if group1.size <= SERIAL_MAX_ENTRIES else _single_contrast
+    return kernel(group1, weight1, weight0)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _single_contrast(group1, weight1, weight0):
     n_rows, n_samples = group1.shape
     contrast = np.empty((n_rows, n_samples), dtype=np.float32)
     for r in prange(n_rows):
         for i in range(n_samples):
             contrast[r, i] = group1[r, i] * weight1 - weight0
     return contrast
+
+
+_count_serial = serial_twin(_count)
+_single_precision_copy_serial = serial_twin(_single_precision_copy)
+_count_checked_serial = serial_twin(_count_checked)
+_single_contrast_serial = serial_twin(_single_contrast)

@@ -25,6 +25,8 @@ from math import comb
 import numpy as np
 from numba import njit, prange
 
+from .._compile import serial_twin
+
 #: Relabellings per independently seeded block of the random stream.  Part of
 #: the stream's definition: changing it changes which relabellings a seed gives.
 STREAM_BLOCK = 256
@@ -82,7 +84,9 @@ class PermutationStream:
                                  min(stop, (block + 1) * STREAM_BLOCK) - block * STREAM_BLOCK)
             for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1)])
         rows = np.empty((stop - start, n_samples))
-        _draw_groups(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
+        # rows are independent: a small batch runs on the serial twin, the same rows
+        draw = _draw_groups_serial if rows.size <= 2**18 else _draw_groups
+        draw(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
                      uniforms, rows)
         return rows
 
@@ -139,3 +143,6 @@ def _draw_groups(n_samples, drawn_label, uniforms, rows):
             j = i + min(int(uniforms[r, i] * (n_samples - i)), n_samples - i - 1)
             order[i], order[j] = order[j], order[i]
             rows[r, order[i]] = drawn_label
+
+
+_draw_groups_serial = serial_twin(_draw_groups)
