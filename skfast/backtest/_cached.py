@@ -192,7 +192,8 @@ def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_
     raw_windows = windows[:, _RAW_COLUMNS]
     by_length = np.argsort(windows[:, FULL], kind="stable")  # neighbours share windows
     for a, series in enumerate(close):
-        key = (*_series_key(series), sliding)
+        # only a store needs the series' identity
+        key = (*_series_key(series), sliding) if feature_cache is not None else None
         for chunk in _chunks(raw_windows, by_length, close.shape[1], max_bytes):
             chunk = np.array(chunk)
             distinct, rows = np.unique(raw_windows[chunk], return_inverse=True)

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from .._compile import serial_twin
 from . import _numba as _loops
 from . import _numpy as _blas
 from ._ties import settle
@@ -224,6 +225,13 @@ def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error
                             center_norms, tie, labels, upper, lower, unsure)
 
 
+# Up to this many samples the passes run on their serial twins: the same
+# blocks and bits, no threads to start, and far less to compile on small data.
+SERIAL_MAX_ROWS = 4096
+_loosen_and_test_serial = serial_twin(_loosen_and_test)
+_refresh_sums_serial = serial_twin(_refresh_sums)
+
+
 def cache_block_count(n_samples, n_features, n_clusters, itemsize):
     """Blocks whose sums are kept: a function of the shape, never of the threads."""
     by_rows = max(1, n_samples // _MIN_BLOCK_ROWS)
@@ -304,7 +312,9 @@ class BoundedStep:
             half_gap = 0.5 * between.min(axis=1) * (1 - _RELATIVE_SLACK)
         scale = self._largest_norm + np.sqrt(2 * half_norms.max())
         scan_here = n_features * n_clusters <= LOOP_SCAN_MAX_WORK
-        needs_scan, evaluations = _loosen_and_test(
+        small = X.shape[0] <= SERIAL_MAX_ROWS
+        loosen_and_test = _loosen_and_test_serial if small else _loosen_and_test
+        needs_scan, evaluations = loosen_and_test(
             X, centers, centers_t, half_norms, self.squared_norms, self.labels, self.upper,
             self.lower, self.unsure, shift, half_gap, _ABSOLUTE_SLACK * scale,
             _error_scale(n_features), tie, first, scan_here, block, n_blocks)
@@ -345,8 +355,9 @@ class BoundedStep:
             self._block_weights = np.zeros((n_blocks, n_clusters))
             self._sums = np.zeros((n_clusters, n_features))
             self._weights = np.zeros(n_clusters)
-        _refresh_sums(X, sample_weight, labels, previous, first, block, self._block_sums,
-                      self._block_weights, self._sums, self._weights)
+        (_refresh_sums_serial if X.shape[0] <= SERIAL_MAX_ROWS else _refresh_sums)(
+            X, sample_weight, labels, previous, first, block, self._block_sums,
+            self._block_weights, self._sums, self._weights)
         # Copies: the caller relocates empty clusters in what it is given.
         return labels.copy(), self._sums.copy(), self._weights.copy()
 
