@@ -161,5 +161,6 @@ fig.tight_layout()
 # the feature cache) weigh more than in the README's full-size ladder, so the
 # order of the fastest rungs can differ, and the gap to the reference is
 # smaller (about two orders of magnitude here, three in the README).
-# ``engine="auto"`` picks from the shape: the serial ``numba`` kernel for a
-# tiny sweep, ``fast`` when many lengths share a long series.
+# ``engine="auto"`` picks from the shape: ``fast`` (on its serial twins) for a
+# tiny sweep and when many lengths share a long series, ``sliding`` for few
+# lengths on many series.

@@ -307,9 +307,11 @@ def test_auto_rule():
     assert _auto_rule(everything, n_bars=150_000, n_assets=50, n_combos=2) == "sliding"
     assert _auto_rule(everything, n_bars=20_000, n_assets=8, n_combos=16) == "sliding"
     assert _auto_rule(everything, n_bars=150_000, n_assets=2, n_combos=80) == "fast"
-    assert _auto_rule(everything, n_bars=500, n_assets=1, n_combos=3) == "numba"
+    # tiny sweeps: fast's serial twins (least work, least to compile)
+    assert _auto_rule(everything, n_bars=500, n_assets=1, n_combos=3) == "fast"
+    assert _auto_rule(everything, n_bars=500, n_assets=100, n_combos=3) == "fast"
     fitted = HMASweep(lengths=[6, 8]).fit(make_gbm_prices(300)[:, None])
-    assert fitted.engine_ == "numba"
+    assert fitted.engine_ == "fast"
 
 
 # sklearn makes its check data non-negative by subtracting the minimum, which

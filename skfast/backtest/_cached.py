@@ -33,8 +33,9 @@ from hashlib import blake2b
 import numpy as np
 from numba import njit, prange
 
+from .._compile import serial_twin
 from . import _numba, _numba_parallel
-from ._grid import FULL, HALF, HALF_Q, Q, THIRD_Q, engine_entry
+from ._grid import FULL, HALF, HALF_Q, Q, THIRD_Q, engine_entry, is_tiny
 
 __all__ = ["sweep", "sweep_with_cache", "features", "FeatureCache", "DEFAULT_MAX_BYTES",
            "working_set_bytes"]
@@ -127,7 +128,7 @@ def _series_key(series):
     return (blake2b(series.tobytes(), digest_size=16).digest(), series.shape[0])
 
 
-def _raw_rows(series, windows, sliding, store, key):
+def _raw_rows(series, windows, sliding, store, key, tiny=False):
     """``(table, order)``: the raw WMAs of ``windows``, one row per window in ``order``.
 
     Rows kept in ``store`` are copied in; the missing ones are computed
@@ -140,7 +141,8 @@ def _raw_rows(series, windows, sliding, store, key):
     table = np.empty((len(order), series.shape[0]))
     if missing:
         with _numba_parallel.dynamic_schedule():
-            _raw_table(series, np.array(missing, dtype=np.int64), sliding, table[:len(missing)])
+            (_raw_table_serial if tiny else _raw_table)(
+                series, np.array(missing, dtype=np.int64), sliding, table[:len(missing)])
         if store is not None:
             store._keep(key, {w: table[i].copy() for i, w in enumerate(missing)})
     for i, w in enumerate(order[len(missing):], start=len(missing)):
@@ -178,16 +180,24 @@ def _combos_from_table(series, table, rows, windows, starts, bounds, fee, pnl, n
             windows[i], starts[i], fee, False, bounds[i])
 
 
+_raw_table_serial = serial_twin(_raw_table)
+_combos_from_table_serial = serial_twin(_combos_from_table)
+
+
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_MAX_BYTES,
-                     sliding=False, combos=_combos_from_table):
+                     sliding=False, combos=None):
     """The sweep through the raw-WMA tables of each series, combos in parallel.
 
     ``feature_cache``: a :class:`FeatureCache` to reuse and keep rows in
     (None: nothing kept after the call); ``max_bytes``: the most rows held
-    at once in this call (:func:`working_set_bytes`).  ``combos(series,
-    table, rows, windows, starts, bounds, fee, pnl, n_trades)`` runs the
-    combos of one chunk from its table (``bounds``: their tie bounds).
+    at once in this call (:func:`working_set_bytes`).  ``combos``: the
+    (serial, parallel) kernels ``(series, table, rows, windows, starts,
+    bounds, fee, pnl, n_trades)`` that run the combos of one chunk from its
+    table (``bounds``: their tie bounds); the serial one serves tiny sweeps.
     """
+    tiny = is_tiny(close.shape[1], close.shape[0], len(lengths))
+    combos = combos or (_combos_from_table_serial, _combos_from_table)
+    combos = combos[0] if tiny else combos[1]
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
     raw_windows = windows[:, _RAW_COLUMNS]
     by_length = np.argsort(windows[:, FULL], kind="stable")  # neighbours share windows
@@ -197,7 +207,7 @@ def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_
         for chunk in _chunks(raw_windows, by_length, close.shape[1], max_bytes):
             chunk = np.array(chunk)
             distinct, rows = np.unique(raw_windows[chunk], return_inverse=True)
-            table, held = _raw_rows(series, distinct.tolist(), sliding, feature_cache, key)
+            table, held = _raw_rows(series, distinct.tolist(), sliding, feature_cache, key, tiny)
             # rows index the distinct windows; the table holds them in ``held`` order
             position = np.empty(distinct.size, dtype=np.int64)
             position[np.searchsorted(distinct, held)] = np.arange(len(held))

@@ -14,6 +14,7 @@ from functools import partial
 import numpy as np
 from numba import njit, prange
 
+from .._compile import serial_twin
 from . import _cached, _numba
 from ._exact import float_direction
 from ._grid import Q, REANCHOR, ROOT, engine_entry
@@ -116,10 +117,13 @@ def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trad
         # a combo marked UNSETTLED is settled by the caller (_numba.settle_marked)
 
 
+_fused_combos_serial = serial_twin(_fused_combos)
+
+
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):
     """:func:`sweep` reusing ``feature_cache``, holding at most ``max_bytes`` of rows at once."""
     return _cached.sweep_with_cache(close, lengths, fee, feature_cache, max_bytes, sliding=True,
-                                    combos=_fused_combos)
+                                    combos=(_fused_combos_serial, _fused_combos))
 
 
 @engine_entry

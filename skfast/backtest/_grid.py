@@ -71,6 +71,17 @@ def first_valid_bar(windows):
     return np.maximum(hma, hma3)
 
 
+#: Bar x asset x combo cells below which a sweep is "tiny": it takes well
+#: under a millisecond serially, so the parallel engines run their serial
+#: twins (``skfast._compile``: the same tasks, the same results, no threads to
+#: start and far less to compile), and ``engine="auto"`` picks ``fast``.
+TINY_SWEEP = 200_000
+
+
+def is_tiny(n_bars, n_assets, n_combos):
+    return n_bars * n_assets * n_combos < TINY_SWEEP
+
+
 def sweep_each(close, lengths, backtest):
     """Outputs of ``backtest(series, length) -> (pnl, n_trades)`` for every pair.
 

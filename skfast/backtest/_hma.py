@@ -14,13 +14,10 @@ from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineT
 from ._cached import DEFAULT_MAX_BYTES, FeatureCache, working_set_bytes
 from ._contract import HMAEngine
 from ._exact import positions as tie_rule_positions
-from ._grid import DEFAULT_LENGTHS
+from ._grid import DEFAULT_LENGTHS, is_tiny
 
 __all__ = ["HMASweep"]
 
-# Below this many bar-combo-asset cells the whole sweep takes a few ms and the
-# serial kernel beats any thread start-up or cache hashing.
-_TINY_SWEEP = 200_000
 # Combos per series from which sharing the raw WMAs beats per-combo sliding.
 _COMBOS_PER_SERIES_FOR_CACHE = 4
 
@@ -28,20 +25,23 @@ _COMBOS_PER_SERIES_FOR_CACHE = 4
 def _auto_rule(available, *, n_bars, n_assets, n_combos, max_feature_bytes=None):
     """Pick the engine for ``engine="auto"`` from the sweep's shape.
 
-    Measured in ``benchmarks/results/bench.json`` (section ``hma``, ``auto_rule``): a tiny sweep
-    takes well under a millisecond serially, less than starting threads or
-    hashing a series for the feature cache, so it runs on ``numba``.  When
-    many combos share each series, computing each distinct raw WMA once
-    (``fast``) wins: 80 combos on one 150,000-bar series.  With few combos per
-    series the cache saves little, and ``fast`` runs one parallel region per
-    series, so ``sliding``, whose (combo, asset) tasks form a single parallel
-    region, wins: 2 combos x 40 assets and 16 combos x 8 assets.
+    Measured in ``benchmarks/results/bench.json`` (section ``hma``, ``auto_rule``).  A
+    tiny sweep (``_grid.is_tiny``: under 200,000 bar x asset x combo cells)
+    takes milliseconds whatever runs it; the parallel engines then run their
+    serial twins, and ``fast``, whose O(1) WMAs and shared windows do the
+    least work, is quickest there and the cheapest to compile on a first
+    fit.  Above that, when many combos share each series, computing each
+    distinct raw WMA once (``fast``) wins: 80 combos on one 150,000-bar
+    series.  With few combos per series the cache saves little, and ``fast``
+    runs one parallel region per series, so ``sliding``, whose (combo, asset)
+    tasks form a single parallel region, wins: 2 combos x 40 assets and 16
+    combos x 8 assets.  ``fast`` is never picked when one combo's rows exceed
+    ``max_feature_bytes``.
     """
-    if n_bars * n_assets * n_combos < _TINY_SWEEP:
-        return "numba"
     # the cache must hold one combo's five rows within the bound the user set
     fits = max_feature_bytes is None or working_set_bytes(n_bars, 0) <= max_feature_bytes
-    if n_combos >= _COMBOS_PER_SERIES_FOR_CACHE * n_assets and fits:
+    if fits and (is_tiny(n_bars, n_assets, n_combos)
+                 or n_combos >= _COMBOS_PER_SERIES_FOR_CACHE * n_assets):
         return "fast"
     return "sliding"
 

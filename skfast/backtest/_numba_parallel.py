@@ -11,8 +11,9 @@ from contextlib import contextmanager
 import numba
 from numba import njit, prange
 
+from .._compile import serial_twin
 from . import _numba
-from ._grid import engine_entry
+from ._grid import engine_entry, is_tiny
 
 __all__ = ["sweep", "features", "sweep_tasks"]
 
@@ -27,11 +28,16 @@ def _sweep_prange(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
                                                         sliding, bounds[i, a])
 
 
+_sweep_prange_serial = serial_twin(_sweep_prange)
+
+
 def sweep_tasks(close, lengths, fee, sliding):
     """Every (length, asset) task of the sweep through ``combo_kernel``, in parallel."""
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
+    kernel = (_sweep_prange_serial if is_tiny(close.shape[1], close.shape[0], len(lengths))
+              else _sweep_prange)
     with dynamic_schedule():
-        _sweep_prange(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
+        kernel(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
     _numba.settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades)
     return pnl, n_trades
 
