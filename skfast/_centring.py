@@ -151,6 +151,8 @@ def _subtract_columns(X, scales, mean, out, block, n_blocks):
     return squares, varies
 
 
+# Data of at most this many elements (and one row block) is centred in numpy.
+_NUMPY_MAX_ELEMENTS = 2**16
 # Elements per column tile of the numpy path: its temporaries stay small.
 _TILE_ELEMENTS = 2**22
 
@@ -208,7 +210,9 @@ def centre_columns(X):
     scales : ndarray of shape (n_features,)
         The power of two each column was multiplied by.
     """
-    if X.shape[0] <= _BLOCK_ROWS and X.shape[1] >= 2:
+    # small data: numpy, nothing to compile; above it the compiled passes,
+    # two of them over X, in parallel, are faster
+    if X.shape[0] <= _BLOCK_ROWS and X.shape[1] >= 2 and X.size <= _NUMPY_MAX_ELEMENTS:
         return _centre_columns_in_numpy(X)
     return _centre_columns_compiled(X)
 

@@ -14,7 +14,6 @@ from functools import partial
 import numpy as np
 from numba import njit, prange
 
-from .._compile import serial_twin
 from . import _cached, _numba
 from ._exact import float_direction
 from ._grid import Q, REANCHOR, ROOT, engine_entry
@@ -114,16 +113,30 @@ def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trad
         pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
                                            table[r[3]], table[r[4]], windows[i], starts[i], fee,
                                            bounds[i])
-        # a combo marked UNSETTLED is settled by the caller (_numba.settle_marked)
+        if n_trades[i] == _numba.UNSETTLED:
+            # settled on the spot, overlapping the other threads' combos; the
+            # general kernel applies the tie rule bar by bar, and its result
+            # does not depend on how the features were rounded
+            pnl[i], n_trades[i] = _numba.combo_from_raw(
+                series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
+                windows[i], starts[i], fee, True, bounds[i])
 
 
-_fused_combos_serial = serial_twin(_fused_combos)
+@njit(cache=True)
+def _fused_combos_tiny(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
+    # tiny sweeps, one thread: an undecided combo stays UNSETTLED for
+    # _numba.settle_marked, so the exact arithmetic compiles only when needed
+    for i in range(windows.shape[0]):
+        r = rows[i]
+        pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
+                                           table[r[3]], table[r[4]], windows[i], starts[i], fee,
+                                           bounds[i])
 
 
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):
     """:func:`sweep` reusing ``feature_cache``, holding at most ``max_bytes`` of rows at once."""
     return _cached.sweep_with_cache(close, lengths, fee, feature_cache, max_bytes, sliding=True,
-                                    combos=(_fused_combos_serial, _fused_combos))
+                                    combos=(_fused_combos_tiny, _fused_combos))
 
 
 @engine_entry

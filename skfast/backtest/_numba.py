@@ -147,6 +147,19 @@ def event_loop(close, hma, hma3, w, start, fee, bound):
 
 
 @njit(cache=True)
+def settled_event_loop(close, hma, hma3, w, start, fee, bound):
+    """:func:`event_loop`, settling an undecided combo on the spot.
+
+    For the parallel kernels: the settlement then overlaps the other
+    threads' tasks, as it would not after the kernel.
+    """
+    pnl, n_trades = event_loop(close, hma, hma3, w, start, fee, bound)
+    if n_trades == UNSETTLED:
+        pnl, n_trades = _settled_event_loop(close, hma, hma3, w, start, fee, bound)
+    return pnl, n_trades
+
+
+@njit(cache=True)
 def _settled_combo(close, w, start, fee, sliding, bound):
     raw = np.empty((5, close.shape[0]))
     for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
@@ -187,11 +200,15 @@ def hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding,
 @njit(cache=True)
 def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding,
                    bound):
-    """(PnL, trades) of one combo on one series, given its five raw-series WMAs."""
+    """(PnL, trades) of one combo on one series, given its five raw-series WMAs.
+
+    Settled on the spot (:func:`settled_event_loop`): the parallel engines
+    call it, and their other tasks overlap the settlement.
+    """
     hma = np.empty(close.shape[0])
     hma3 = np.empty(close.shape[0])
     hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3)
-    return event_loop(close, hma, hma3, w, start, fee, bound)
+    return settled_event_loop(close, hma, hma3, w, start, fee, bound)
 
 
 @njit(cache=True)
@@ -200,6 +217,7 @@ def combo_kernel(close, w, start, fee, sliding, bound):
 
     ``WMA_{r(q)}`` of the raw series equals ``WMA_{r(L/2)}`` and is computed
     twice, as in the paper's fixed kernel; the ``cached`` engine drops it.
+    Settled on the spot, as :func:`combo_from_raw`.
     """
     raw = np.empty((5, close.shape[0]))
     for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
@@ -209,13 +227,27 @@ def combo_kernel(close, w, start, fee, sliding, bound):
 
 
 @njit(cache=True)
-def _sweep_serial(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
+def _deferred_combo(close, w, start, fee, bound):
+    """:func:`combo_kernel` (direct WMAs) leaving an undecided combo ``UNSETTLED``."""
+    raw = np.empty((5, close.shape[0]))
+    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
+        wma_direct(close, w[column], 0, raw[k])
+    hma = np.empty(close.shape[0])
+    hma3 = np.empty(close.shape[0])
+    hma_from_raw(raw[0], raw[1], raw[2], raw[3], raw[4], w, False, hma, hma3)
+    return event_loop(close, hma, hma3, w, start, fee, bound)
+
+
+@njit(cache=True)
+def _sweep_serial(close, windows, starts, bounds, fee, pnl, n_trades):
+    # one thread: settling afterwards costs nothing in overlap, and the exact
+    # arithmetic then compiles only when a sweep meets a tie
     n_assets = close.shape[0]
     for task in range(windows.shape[0] * n_assets):
         i = task // n_assets
         a = task % n_assets
-        pnl[i, a], n_trades[i, a] = combo_kernel(close[a], windows[i], starts[i], fee, sliding,
-                                                 bounds[i, a])
+        pnl[i, a], n_trades[i, a] = _deferred_combo(close[a], windows[i], starts[i], fee,
+                                                    bounds[i, a])
 
 
 def plan(close, lengths):
@@ -229,7 +261,7 @@ def plan(close, lengths):
 @engine_entry
 def sweep(close, lengths, fee):
     windows, starts, bounds, pnl, n_trades = plan(close, lengths)
-    _sweep_serial(close, windows, starts, bounds, float(fee), False, pnl, n_trades)
+    _sweep_serial(close, windows, starts, bounds, float(fee), pnl, n_trades)
     settle_marked(close, windows, starts, bounds, fee, False, pnl, n_trades)
     return pnl, n_trades
 

@@ -19,7 +19,7 @@ ALTERNATIVE_SIGN = {"two-sided": 0.0, "greater": 1.0, "less": -1.0}
 # Below this many entries a pass runs on its serial twin (``_compile``): the
 # same result (counts are integers; partial sums keep their blocks), and
 # small data never compiles the threaded kernels.
-SERIAL_MAX_ENTRIES = 2**18
+SERIAL_MAX_ENTRIES = 2**16
 
 
 @njit(cache=True, parallel=True, nogil=True)

@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._compile import serial_twin
+from ._counting import SERIAL_MAX_ENTRIES
 
 #: Relabellings per independently seeded block of the random stream.  Part of
 #: the stream's definition: changing it changes which relabellings a seed gives.
@@ -85,7 +86,7 @@ class PermutationStream:
             for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1)])
         rows = np.empty((stop - start, n_samples))
         # rows are independent: a small batch runs on the serial twin, the same rows
-        draw = _draw_groups_serial if rows.size <= 2**18 else _draw_groups
+        draw = _draw_groups_serial if rows.size <= SERIAL_MAX_ENTRIES else _draw_groups
         draw(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
                      uniforms, rows)
         return rows
