@@ -153,7 +153,10 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"], "index": []}
+# The section navigation only where a page has sub-pages (the API reference,
+# the gallery): on the leaf pages it would be an empty sidebar.
+_LEAF_PAGES = ("index", "getting_started", "user_guide", "engines", "kmeans", "benchmarks")
+html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _LEAF_PAGES}}
 html_show_sourcelink = False
 
 
