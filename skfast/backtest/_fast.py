@@ -106,17 +106,23 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
     return pnl, n_trades
 
 
+@njit(cache=True, inline="always")
+def _fused_task(series, table, rows, windows, starts, bounds, fee, i):
+    """Combo ``i`` of a chunk through :func:`_fused_combo`, from its rows of ``table``."""
+    r = rows[i]
+    return _fused_combo(series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
+                        windows[i], starts[i], fee, bounds[i])
+
+
 @njit(parallel=True, cache=True)
 def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
     for i in prange(windows.shape[0]):
-        r = rows[i]
-        pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
-                                           table[r[3]], table[r[4]], windows[i], starts[i], fee,
-                                           bounds[i])
+        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i)
         if n_trades[i] == _numba.UNSETTLED:
             # settled on the spot, overlapping the other threads' combos; the
             # general kernel applies the tie rule bar by bar, and its result
             # does not depend on how the features were rounded
+            r = rows[i]
             pnl[i], n_trades[i] = _numba.combo_from_raw(
                 series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
                 windows[i], starts[i], fee, True, bounds[i])
@@ -127,10 +133,7 @@ def _fused_combos_tiny(series, table, rows, windows, starts, bounds, fee, pnl, n
     # tiny sweeps, one thread: an undecided combo stays UNSETTLED for
     # _numba.settle_marked, so the exact arithmetic compiles only when needed
     for i in range(windows.shape[0]):
-        r = rows[i]
-        pnl[i], n_trades[i] = _fused_combo(series, table[r[0]], table[r[1]], table[r[2]],
-                                           table[r[3]], table[r[4]], windows[i], starts[i], fee,
-                                           bounds[i])
+        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i)
 
 
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):
