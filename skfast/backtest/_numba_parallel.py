@@ -37,8 +37,8 @@ def sweep_tasks(close, lengths, fee, sliding):
     kernel = (_sweep_prange_serial if is_tiny(close.shape[1], close.shape[0], len(lengths))
               else _sweep_prange)
     with dynamic_schedule():
+        # combo_kernel settles an undecided combo on the spot: nothing is left marked
         kernel(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
-    _numba.settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades)
     return pnl, n_trades
 
 
