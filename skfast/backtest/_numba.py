@@ -124,9 +124,11 @@ def _settled_event_loop(close, hma, hma3, w, start, fee, bound):
     return pnl, n_trades
 
 
-#: ``n_trades`` of a combo some bar of which came within its tie bound: the
-#: kernels leave it to :func:`settle_marked`, outside them, so the exact
-#: arithmetic is compiled only when a sweep meets such a bar.
+#: ``n_trades`` of a combo some bar of which came within its tie bound.  The
+#: one-thread kernels (M2, fast's tiny sweeps) leave it to
+#: :func:`settle_marked`, so their exact arithmetic compiles only when a sweep
+#: meets such a bar; the parallel ones settle it on the spot
+#: (:func:`settled_event_loop`), overlapping their other tasks.
 UNSETTLED = -1
 
 
@@ -136,7 +138,8 @@ def event_loop(close, hma, hma3, w, start, fee, bound):
 
     The floating directions are exact unless some bar came within ``bound``,
     the combo's ``tie_bound`` (most combos have none); then the combo is
-    returned as ``(0.0, UNSETTLED)`` for :func:`settle_marked`.
+    returned as ``(0.0, UNSETTLED)``, for :func:`settle_marked` or
+    :func:`settled_event_loop`.
     """
     if start >= close.shape[0]:
         return 0.0, 0
