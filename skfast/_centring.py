@@ -162,33 +162,39 @@ def _centre_columns_in_numpy(X):
 
     With a single block the compiled passes add each column's values in row
     order, and so does numpy when it reduces a C-contiguous array of two
-    or more columns over its rows, so the results are bitwise those of the
-    compiled path (checked in the test suite) and nothing is compiled for
-    the small data most permutation tests have.  Columns go in tiles, so no
-    temporary is as large as X.
+    or more columns over its rows (a single column, which numpy would sum
+    pairwise, is summed cumulatively), so the results are bitwise those of
+    the compiled path (checked in the test suite) and nothing is compiled
+    for the small data most permutation tests have.  Columns go in tiles, so
+    no temporary is as large as X.
     """
     n_samples, n_features = X.shape
     out = np.empty(X.shape)
     constant = np.empty(n_features, dtype=bool)
     squares = np.empty(n_features)
     scales = np.empty(n_features)
-    width = max(2, _TILE_ELEMENTS // max(n_samples, 1))
+    width = max(1, _TILE_ELEMENTS // max(n_samples, 1))
     for lo in range(0, n_features, width):
-        # a tile of a single column would be summed pairwise: widen the last one
-        hi = n_features if n_features - lo < width + 2 else lo + width
+        hi = min(lo + width, n_features)
         tile = X[:, lo:hi]
         largest = np.maximum(tile.max(axis=0), -tile.min(axis=0)).astype(np.float64)
         exponent = np.where(largest > 0, np.frexp(largest)[1], 0)
         scales[lo:hi] = np.ldexp(1.0, np.minimum(-exponent, 1000))
         centred = out[:, lo:hi]
         np.multiply(tile, scales[lo:hi], out=centred, dtype=np.float64)
-        mean = (np.zeros(hi - lo) + centred.sum(axis=0)) / n_samples
+        mean = (np.zeros(hi - lo) + _sums_in_row_order(centred)) / n_samples
         centred -= mean
-        squares[lo:hi] = np.square(centred).sum(axis=0)
+        squares[lo:hi] = _sums_in_row_order(np.square(centred))
         constant[lo:hi] = ~(centred != centred[0]).any(axis=0)
         if hi == n_features:
             break
     return out, constant, squares, scales
+
+
+def _sums_in_row_order(a):
+    # numpy sums the columns of a C-contiguous array row after row, but a
+    # single (contiguous) column pairwise; a cumulative sum is sequential.
+    return a.sum(axis=0) if a.shape[1] >= 2 else np.cumsum(a, axis=0)[-1]
 
 
 def centre_columns(X):
@@ -212,7 +218,7 @@ def centre_columns(X):
     """
     # small data: numpy, nothing to compile; above it the compiled passes,
     # two of them over X, in parallel, are faster
-    if X.shape[0] <= _BLOCK_ROWS and X.shape[1] >= 2 and X.size <= _NUMPY_MAX_ELEMENTS:
+    if X.shape[0] <= _BLOCK_ROWS and X.size <= _NUMPY_MAX_ELEMENTS:
         return _centre_columns_in_numpy(X)
     return _centre_columns_compiled(X)
 

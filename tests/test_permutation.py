@@ -233,8 +233,34 @@ def test_stream_is_independent_of_slicing():
     assert len({row.tobytes() for row in whole}) > 975
 
 
+@pytest.fixture(params=["numpy", "compiled"])
+def small_block_path(request, monkeypatch):
+    """Blocks of statistics and relabellings counted and drawn in numpy, or compiled."""
+    from skfast.permutation import _counting, _stream
+
+    limit = 2**62 if request.param == "numpy" else 0
+    monkeypatch.setattr(_counting, "NUMPY_MAX_ENTRIES", limit)
+    monkeypatch.setattr(_stream, "NUMPY_MAX_ENTRIES", limit)
+    return request.param
+
+
+def test_small_batches_drawn_in_numpy_are_the_compiled_rows():
+    """The numpy draw (small batches: nothing to compile) gives the kernel's rows bit for bit."""
+    from skfast.permutation._stream import _draw_groups, _draw_groups_numpy
+
+    rng = np.random.default_rng(3)
+    for n_samples, n_drawn, n_rows in [(40, 20, 256), (7, 1, 50), (501, 250, 30), (2, 1, 9)]:
+        uniforms = rng.random((n_rows, n_drawn))
+        uniforms[0] = np.nextafter(1.0, 0.0)  # u * (n - i) rounds up to n - i
+        for drawn_label in (0.0, 1.0):
+            compiled, numpy = np.empty((2, n_rows, n_samples))
+            _draw_groups(n_samples, drawn_label, uniforms, compiled)
+            _draw_groups_numpy(n_samples, drawn_label, uniforms, numpy)
+            assert np.array_equal(compiled, numpy)
+
+
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
-def test_compiled_counting_matches_the_numpy_formula(alternative):
+def test_counting_matches_the_numpy_formula(alternative, small_block_path):
     from skfast.permutation._counting import count_extreme
 
     rng = np.random.default_rng(0)
@@ -250,7 +276,8 @@ def test_compiled_counting_matches_the_numpy_formula(alternative):
 
 @pytest.mark.parametrize("scale", [1e-36, 1.0, 1e20])
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
-def test_single_precision_products_give_the_double_precision_counts(scale, alternative):
+def test_single_precision_products_give_the_double_precision_counts(scale, alternative,
+                                                                    small_block_path):
     """The float32 product's error bound holds, and the checked counts are float64's.
 
     Thresholds are put right at the statistics' values (plus the tie
@@ -280,6 +307,33 @@ def test_single_precision_products_give_the_double_precision_counts(scale, alter
     counts, _ = numpy_kernels.batch_counts(operands, group1, n_group1, threshold, None,
                                            "mean_diff", alternative, need_max=False)
     assert np.array_equal(counts, (extremeness >= threshold).sum(axis=0))
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_numpy_recheck_sums_in_the_compiled_order(alternative):
+    """Small blocks re-check in numpy with the kernel's bits: thresholds sit on the sums."""
+    from skfast.permutation import _counting
+
+    rng = np.random.default_rng(1)
+    n_samples, n_features, n_group1 = 61, 37, 23
+    X = rng.standard_t(2, (n_samples, n_features))
+    X -= X.mean(axis=0)
+    group1 = PermutationStream(np.r_[np.ones(n_group1), np.zeros(n_samples - n_group1)], 400,
+                               exact=False, entropy=7).rows(0, 400)
+    weight1, weight0 = 1 / n_group1 + 1 / (n_samples - n_group1), 1 / (n_samples - n_group1)
+    XT = np.ascontiguousarray(X.T)
+    in_order = np.cumsum((group1[:, None, :] * weight1 - weight0) * XT, axis=2)[..., -1]
+    sign = _counting.ALTERNATIVE_SIGN[alternative]
+    extremeness = np.abs(in_order) if sign == 0.0 else sign * in_order
+    threshold = extremeness[rng.integers(0, 400, n_features), np.arange(n_features)]
+    T32 = (group1 * weight1 - weight0).astype(np.float32) @ X.astype(np.float32)
+    low, high = threshold - 10.0, threshold + 10.0  # every entry is re-checked
+    numpy = _counting._count_checked_numpy(T32, group1, weight1, weight0, XT, 0, low, high,
+                                           threshold, sign)
+    compiled = _counting._count_checked(T32, group1, weight1, weight0, XT, 0, low, high,
+                                        threshold, sign, 7).sum(axis=0)
+    assert np.array_equal(numpy, compiled)
+    assert np.array_equal(numpy, (extremeness >= threshold).sum(axis=0))
 
 
 def test_exact_stream_enumerates_every_split_once():
@@ -444,7 +498,8 @@ def test_float32_input_gives_the_float64_answer():
     assert a.transform(X32).dtype == np.float32
 
 
-@pytest.mark.parametrize("shape", [(40, 50), (500, 3), (4096, 7), (3, 2), (200, 9000)])
+@pytest.mark.parametrize("shape", [(40, 50), (500, 3), (500, 4), (40, 1), (4096, 7), (3, 2),
+                                   (200, 9000)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_small_data_centring_in_numpy_is_bitwise_the_compiled_one(shape, dtype, monkeypatch):
     """Data of one row block is centred in numpy (nothing to compile): the same bits."""

@@ -168,7 +168,7 @@ def _chunks(raw_windows, order, n_bars, max_bytes):
 @njit(parallel=True, cache=True)
 def _raw_table(series, windows, sliding, table):
     for k in prange(windows.shape[0]):
-        _numba.wma(series, windows[k], 0, table[k], sliding)
+        _numba.wma(series, windows[k], _numba.FROM_FIRST_BAR, table[k], sliding)
 
 
 @njit(parallel=True, cache=True)
@@ -180,8 +180,17 @@ def _combos_from_table(series, table, rows, windows, starts, bounds, fee, pnl, n
             windows[i], starts[i], fee, False, bounds[i])
 
 
+@njit(cache=True)
+def _deferred_combos_from_table(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
+    # tiny sweeps, one thread: undecided combos are settled after the sweep
+    for i in range(windows.shape[0]):
+        r = rows[i]
+        pnl[i], n_trades[i] = _numba.deferred_combo_from_raw(
+            series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
+            windows[i], starts[i], fee, False, bounds[i])
+
+
 _raw_table_serial = serial_twin(_raw_table)
-_combos_from_table_serial = serial_twin(_combos_from_table)
 
 
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_MAX_BYTES,
@@ -196,7 +205,7 @@ def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=DEFAULT_
     table (``bounds``: their tie bounds); the serial one serves tiny sweeps.
     """
     tiny = is_tiny(close.shape[1], close.shape[0], len(lengths))
-    combos = combos or (_combos_from_table_serial, _combos_from_table)
+    combos = combos or (_deferred_combos_from_table, _combos_from_table)
     combos = combos[0] if tiny else combos[1]
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
     raw_windows = windows[:, _RAW_COLUMNS]

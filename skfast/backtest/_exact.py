@@ -322,8 +322,8 @@ def directions(close, w, hma, hma3, bars, bound=None):
     Bars whose floating difference lies within ``bound`` (default: the
     combo's :func:`tie_bound` on ``close``) are settled exactly.
     """
-    if bound is None:
-        bound = tie_bound(w, float(np.max(np.abs(close))))
+    if bound is None:  # tie_bound, in numpy: nothing to compile
+        bound = tie_bounds(close[np.newaxis], np.asarray(w)[np.newaxis])[0, 0]
     d = hma[bars] - hma3[bars]
     direction = np.where(d < 0, 1, -1).astype(np.int8)
     unsure = np.flatnonzero(~(np.abs(d) > bound))

@@ -20,6 +20,9 @@ __all__ = ["sweep", "features", "wma", "book", "event_loop", "combo_kernel", "co
 # Bars per tile of the direct WMA: the tile of the output and of the input it
 # reads stay in L1 across the p weight passes.
 _TILE = 2048
+# The raw series' WMAs start at bar 0.  An int64, not the literal 0, so that
+# one compilation of ``wma`` serves them and the derived series alike.
+FROM_FIRST_BAR = np.int64(0)
 
 
 @njit(cache=True)
@@ -164,9 +167,7 @@ def settled_event_loop(close, hma, hma3, w, start, fee, bound):
 
 @njit(cache=True)
 def _settled_combo(close, w, start, fee, sliding, bound):
-    raw = np.empty((5, close.shape[0]))
-    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
-        wma(close, w[column], 0, raw[k], sliding)
+    raw = _raw_wmas(close, w, sliding)
     hma = np.empty(close.shape[0])
     hma3 = np.empty(close.shape[0])
     hma_from_raw(raw[0], raw[1], raw[2], raw[3], raw[4], w, sliding, hma, hma3)
@@ -201,17 +202,39 @@ def hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding,
 
 
 @njit(cache=True)
-def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding,
-                   bound):
+def deferred_combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start,
+                            fee, sliding, bound):
     """(PnL, trades) of one combo on one series, given its five raw-series WMAs.
 
-    Settled on the spot (:func:`settled_event_loop`): the parallel engines
-    call it, and their other tasks overlap the settlement.
+    An undecided combo is left ``UNSETTLED`` (:func:`event_loop`): the
+    one-thread kernels call it and settle afterwards.
+    """
+    hma = np.empty(close.shape[0])
+    hma3 = np.empty(close.shape[0])
+    hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3)
+    return event_loop(close, hma, hma3, w, start, fee, bound)
+
+
+@njit(cache=True)
+def combo_from_raw(close, raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, start, fee, sliding,
+                   bound):
+    """:func:`deferred_combo_from_raw`, settled on the spot (:func:`settled_event_loop`).
+
+    The parallel engines call it: their other tasks overlap the settlement.
     """
     hma = np.empty(close.shape[0])
     hma3 = np.empty(close.shape[0])
     hma_from_raw(raw_half, raw_full, raw_third_q, raw_half_q, raw_q, w, sliding, hma, hma3)
     return settled_event_loop(close, hma, hma3, w, start, fee, bound)
+
+
+@njit(cache=True)
+def _raw_wmas(close, w, sliding):
+    # the five raw-series WMAs of one combo: half, full, third_q, half_q, q
+    raw = np.empty((5, close.shape[0]))
+    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
+        wma(close, w[column], FROM_FIRST_BAR, raw[k], sliding)
+    return raw
 
 
 @njit(cache=True)
@@ -222,27 +245,21 @@ def combo_kernel(close, w, start, fee, sliding, bound):
     twice, as in the paper's fixed kernel; the ``cached`` engine drops it.
     Settled on the spot, as :func:`combo_from_raw`.
     """
-    raw = np.empty((5, close.shape[0]))
-    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
-        wma(close, w[column], 0, raw[k], sliding)
+    raw = _raw_wmas(close, w, sliding)
     return combo_from_raw(close, raw[0], raw[1], raw[2], raw[3], raw[4], w, start, fee, sliding,
                           bound)
 
 
 @njit(cache=True)
-def _deferred_combo(close, w, start, fee, bound):
-    """:func:`combo_kernel` (direct WMAs) leaving an undecided combo ``UNSETTLED``."""
-    raw = np.empty((5, close.shape[0]))
-    for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
-        wma_direct(close, w[column], 0, raw[k])
-    hma = np.empty(close.shape[0])
-    hma3 = np.empty(close.shape[0])
-    hma_from_raw(raw[0], raw[1], raw[2], raw[3], raw[4], w, False, hma, hma3)
-    return event_loop(close, hma, hma3, w, start, fee, bound)
+def _deferred_combo(close, w, start, fee, sliding, bound):
+    """:func:`combo_kernel` leaving an undecided combo ``UNSETTLED``."""
+    raw = _raw_wmas(close, w, sliding)
+    return deferred_combo_from_raw(close, raw[0], raw[1], raw[2], raw[3], raw[4], w, start, fee,
+                                   sliding, bound)
 
 
 @njit(cache=True)
-def _sweep_serial(close, windows, starts, bounds, fee, pnl, n_trades):
+def _sweep_serial(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
     # one thread: settling afterwards costs nothing in overlap, and the exact
     # arithmetic then compiles only when a sweep meets a tie
     n_assets = close.shape[0]
@@ -250,7 +267,15 @@ def _sweep_serial(close, windows, starts, bounds, fee, pnl, n_trades):
         i = task // n_assets
         a = task % n_assets
         pnl[i, a], n_trades[i, a] = _deferred_combo(close[a], windows[i], starts[i], fee,
-                                                    bounds[i, a])
+                                                    sliding, bounds[i, a])
+
+
+def sweep_serial(close, lengths, fee, sliding):
+    """Every (length, asset) task in this thread; undecided combos settled afterwards."""
+    windows, starts, bounds, pnl, n_trades = plan(close, lengths)
+    _sweep_serial(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
+    settle_marked(close, windows, starts, bounds, fee, sliding, pnl, n_trades)
+    return pnl, n_trades
 
 
 def plan(close, lengths):
@@ -263,10 +288,7 @@ def plan(close, lengths):
 
 @engine_entry
 def sweep(close, lengths, fee):
-    windows, starts, bounds, pnl, n_trades = plan(close, lengths)
-    _sweep_serial(close, windows, starts, bounds, float(fee), pnl, n_trades)
-    settle_marked(close, windows, starts, bounds, fee, False, pnl, n_trades)
-    return pnl, n_trades
+    return sweep_serial(close, lengths, fee, sliding=False)
 
 
 def features(series, length, sliding=False):
@@ -286,7 +308,7 @@ def features(series, length, sliding=False):
     w = hma_windows([length])[0]
     raw = np.empty((5, series.shape[0]))
     for k, column in enumerate((HALF, FULL, THIRD_Q, HALF_Q, Q)):
-        wma(series, w[column], 0, raw[k], sliding)
+        wma(series, w[column], FROM_FIRST_BAR, raw[k], sliding)
     hma, hma3 = np.empty_like(series), np.empty_like(series)
     hma_from_raw(*raw, w, sliding, hma, hma3)
     return hma, hma3

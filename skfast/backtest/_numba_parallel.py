@@ -11,7 +11,6 @@ from contextlib import contextmanager
 import numba
 from numba import njit, prange
 
-from .._compile import serial_twin
 from . import _numba
 from ._grid import engine_entry, is_tiny
 
@@ -28,17 +27,17 @@ def _sweep_prange(close, windows, starts, bounds, fee, sliding, pnl, n_trades):
                                                         sliding, bounds[i, a])
 
 
-_sweep_prange_serial = serial_twin(_sweep_prange)
-
 
 def sweep_tasks(close, lengths, fee, sliding):
     """Every (length, asset) task of the sweep through ``combo_kernel``, in parallel."""
+    if is_tiny(close.shape[1], close.shape[0], len(lengths)):
+        # One thread, the same combos: nothing parallel to compile, and the
+        # exact arithmetic compiles only if a tie needs it.
+        return _numba.sweep_serial(close, lengths, fee, sliding)
     windows, starts, bounds, pnl, n_trades = _numba.plan(close, lengths)
-    kernel = (_sweep_prange_serial if is_tiny(close.shape[1], close.shape[0], len(lengths))
-              else _sweep_prange)
     with dynamic_schedule():
         # combo_kernel settles an undecided combo on the spot: nothing is left marked
-        kernel(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
+        _sweep_prange(close, windows, starts, bounds, float(fee), sliding, pnl, n_trades)
     return pnl, n_trades
 
 

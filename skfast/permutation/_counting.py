@@ -6,20 +6,27 @@ the per-feature counts and, for max-T, each relabelling's largest
 extremeness, read from the block once instead of in four numpy passes with
 their temporaries.  Counts and maxima are exact, so the result does not
 depend on how the rows are split over threads.
+
+A block of at most :data:`NUMPY_MAX_ENTRIES` entries is counted in numpy
+instead, with the same result (integer counts, exact maxima, and a float64
+re-check summed in the same order), so that the small fits most users start
+with compile nothing.
 """
 
 import numpy as np
 from numba import njit, prange
 
-from .._compile import serial_twin
-
 #: Rows of statistics per parallel block.
 _BLOCK_ROWS = 64
 ALTERNATIVE_SIGN = {"two-sided": 0.0, "greater": 1.0, "less": -1.0}
-# Below this many entries a pass runs on its serial twin (``_compile``): the
-# same result (counts are integers; partial sums keep their blocks), and
-# small data never compiles the threaded kernels.
-SERIAL_MAX_ENTRIES = 2**16
+#: Blocks of at most this many entries are counted (and drawn, see
+#: ``_stream``) in numpy: a few hundred microseconds at most, against the
+#: seconds a first compilation costs.
+NUMPY_MAX_ENTRIES = 2**16
+
+
+def _extremeness(T, sign):
+    return np.abs(T) if sign == 0.0 else sign * T
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -62,10 +69,14 @@ def count_extreme(T, threshold, alternative, need_max):
     counts : ndarray of shape (n_features,), int64
     maxima : ndarray of shape (n_rows,) (empty unless ``need_max``)
     """
+    sign = ALTERNATIVE_SIGN[alternative]
+    if T.size <= NUMPY_MAX_ENTRIES:
+        extremeness = _extremeness(T, sign)
+        return ((extremeness >= threshold).sum(axis=0, dtype=np.int64),
+                extremeness.max(axis=1, initial=-np.inf) if need_max else np.full(0, -np.inf))
     n_blocks = max(1, -(-T.shape[0] // _BLOCK_ROWS))
-    kernel = _count_serial if T.size <= SERIAL_MAX_ENTRIES else _count
-    partial, maxima = kernel(np.ascontiguousarray(T), np.ascontiguousarray(threshold),
-                             ALTERNATIVE_SIGN[alternative], need_max, n_blocks)
+    partial, maxima = _count(np.ascontiguousarray(T), np.ascontiguousarray(threshold), sign,
+                             need_max, n_blocks)
     return partial.sum(axis=0), maxima
 
 
@@ -86,8 +97,10 @@ def _single_precision_copy(X, n_blocks):
 def single_precision_copy(X):
     """``X`` rounded to float32, and the float64 sum of ``|X|`` of each column."""
     n_blocks = max(1, -(-X.shape[0] // 4096))
-    kernel = _single_precision_copy_serial if X.size <= SERIAL_MAX_ENTRIES else _single_precision_copy
-    X32, partial = kernel(X, n_blocks)
+    if X.size <= NUMPY_MAX_ENTRIES:
+        # The sums only size an error bound: numpy's order is as good.
+        return X.astype(np.float32), np.abs(X).sum(axis=0)
+    X32, partial = _single_precision_copy(X, n_blocks)
     return X32, partial.sum(axis=0)
 
 
@@ -135,19 +148,35 @@ def count_extreme_checked(T32, group1, weight1, weight0, XT, column, threshold, 
     float64 dot products with ``W`` formed as above.  The counts are those
     of the double-precision product.
     """
-    n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
     threshold = np.ascontiguousarray(threshold)
-    kernel = _count_checked_serial if T32.size <= SERIAL_MAX_ENTRIES else _count_checked
-    partial = kernel(T32, group1, weight1, weight0, XT, column, threshold - margin,
-                             threshold + margin, threshold, ALTERNATIVE_SIGN[alternative],
-                             n_blocks)
+    sign = ALTERNATIVE_SIGN[alternative]
+    if T32.size <= NUMPY_MAX_ENTRIES:
+        return _count_checked_numpy(T32, group1, weight1, weight0, XT, column, threshold - margin,
+                                    threshold + margin, threshold, sign)
+    n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
+    partial = _count_checked(T32, group1, weight1, weight0, XT, column, threshold - margin,
+                             threshold + margin, threshold, sign, n_blocks)
     return partial.sum(axis=0)
+
+
+def _count_checked_numpy(T32, group1, weight1, weight0, XT, column, low, high, threshold, sign):
+    extremeness = _extremeness(T32.astype(np.float64), sign)
+    counts = (extremeness >= high).sum(axis=0, dtype=np.int64)
+    rows, features = np.nonzero((extremeness >= low) & (extremeness < high))
+    if rows.size:
+        # The compiled kernel's float64 dot, summed in the same sample order
+        # (a cumulative sum is sequential), so the same bits decide.
+        products = (group1[rows] * weight1 - weight0) * XT[column + features]
+        exact = np.cumsum(products, axis=1)[:, -1]
+        np.add.at(counts, features, _extremeness(exact, sign) >= threshold[features])
+    return counts
 
 
 def single_contrast(group1, weight1, weight0):
     """``group1 * weight1 - weight0`` rounded to float32, without the float64 matrix."""
-    kernel = _single_contrast_serial if group1.size <= SERIAL_MAX_ENTRIES else _single_contrast
-    return kernel(group1, weight1, weight0)
+    if group1.size <= NUMPY_MAX_ENTRIES:
+        return (group1 * weight1 - weight0).astype(np.float32)
+    return _single_contrast(group1, weight1, weight0)
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -159,8 +188,3 @@ def _single_contrast(group1, weight1, weight0):
             contrast[r, i] = group1[r, i] * weight1 - weight0
     return contrast
 
-
-_count_serial = serial_twin(_count)
-_single_precision_copy_serial = serial_twin(_single_precision_copy)
-_count_checked_serial = serial_twin(_count_checked)
-_single_contrast_serial = serial_twin(_single_contrast)

@@ -25,8 +25,7 @@ from math import comb
 import numpy as np
 from numba import njit, prange
 
-from .._compile import serial_twin
-from ._counting import SERIAL_MAX_ENTRIES
+from ._counting import NUMPY_MAX_ENTRIES
 
 #: Relabellings per independently seeded block of the random stream.  Part of
 #: the stream's definition: changing it changes which relabellings a seed gives.
@@ -85,10 +84,9 @@ class PermutationStream:
                                  min(stop, (block + 1) * STREAM_BLOCK) - block * STREAM_BLOCK)
             for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1)])
         rows = np.empty((stop - start, n_samples))
-        # rows are independent: a small batch runs on the serial twin, the same rows
-        draw = _draw_groups_serial if rows.size <= SERIAL_MAX_ENTRIES else _draw_groups
-        draw(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1),
-                     uniforms, rows)
+        # A small batch is drawn in numpy: the same rows, nothing to compile.
+        draw = _draw_groups_numpy if rows.size <= NUMPY_MAX_ENTRIES else _draw_groups
+        draw(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1), uniforms, rows)
         return rows
 
     def _block_uniforms(self, block, first, last):
@@ -146,4 +144,17 @@ def _draw_groups(n_samples, drawn_label, uniforms, rows):
             rows[r, order[i]] = drawn_label
 
 
-_draw_groups_serial = serial_twin(_draw_groups)
+
+def _draw_groups_numpy(n_samples, drawn_label, uniforms, rows):
+    """:func:`_draw_groups` in numpy, one shuffle step for every row at once."""
+    n_rows, n_drawn = uniforms.shape
+    order = np.tile(np.arange(n_samples), (n_rows, 1))
+    every_row = np.arange(n_rows)
+    for i in range(n_drawn):
+        j = i + np.minimum((uniforms[:, i] * (n_samples - i)).astype(np.int64),
+                           n_samples - i - 1)
+        picked = order[every_row, j]
+        order[every_row, j] = order[:, i]
+        order[:, i] = picked
+    rows.fill(1.0 - drawn_label)
+    rows[every_row[:, np.newaxis], order[:, :n_drawn]] = drawn_label
