@@ -19,7 +19,6 @@ which numpy would compute in further passes over X:
 import numba
 import numpy as np
 
-from ._compile import serial_twin
 
 _BLOCK_ROWS = 4096
 
@@ -46,8 +45,6 @@ def _sequential_mean(X):
     return acc / X.dtype.type(n_samples)
 
 
-_subtract_serial = serial_twin(_subtract)
-
 
 def _numpy_mean(X):
     """``X.mean(axis=0)`` bit for bit, about five times faster.
@@ -70,6 +67,8 @@ def centred_copy(X, compiled=True):
     compilation: the centred copy and the mean are the same bits (an
     elementwise difference and numpy's own mean), the row norms agree to
     rounding (they only size near-tie margins and bounds, which carry slack).
+    Data of one block of rows is centred in numpy for every engine, with
+    the compiled pass's bits throughout (checked in the test suite).
 
     Returns
     -------
@@ -84,18 +83,22 @@ def centred_copy(X, compiled=True):
         Mean over features of the (population) variance of each column.
     """
     n_samples = X.shape[0]
-    if not compiled:
+    if not compiled or n_samples <= _BLOCK_ROWS:
         mean = X.mean(axis=0)
         out = np.ascontiguousarray(X - mean)
-        squared_norms = np.einsum("ij,ij->i", out, out, dtype=np.float64)
+        if n_samples <= _BLOCK_ROWS:
+            # One block: the compiled pass's bits, each row summed in feature
+            # order (a cumulative sum is sequential), and nothing to compile.
+            squared_norms = np.cumsum(np.square(out, dtype=np.float64), axis=1)[:, -1]
+        else:
+            squared_norms = np.einsum("ij,ij->i", out, out, dtype=np.float64)
         return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)
     mean = _numpy_mean(X)
     out = np.empty_like(X, order="C")
     squared_norms = np.empty(n_samples)
-    (_subtract_serial if n_blocks == 1 else _subtract)(X, mean, out, squared_norms, block,
-                                                        n_blocks)
+    _subtract(X, mean, out, squared_norms, block, n_blocks)
     return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
 
 

@@ -146,6 +146,21 @@ def test_centred_copy_is_thread_independent_and_leaves_x_alone():
     np.testing.assert_allclose(mean_variance, np.var(X, axis=0).mean(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(4096, 7), (300, 1), (50, 64), (2, 3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_block_centring_in_numpy_is_bitwise_the_compiled_pass(shape, dtype):
+    """Small data is centred in numpy for every engine (nothing to compile): the same bits."""
+    from skfast import _centring
+
+    X = (np.random.default_rng(sum(shape)).standard_t(3, shape) * 1e3 + 7.0).astype(dtype)
+    centred, mean, squared_norms, mean_variance = _centring.centred_copy(X)
+    compiled = np.empty_like(X)
+    compiled_norms = np.empty(shape[0])
+    _centring._subtract(X, _centring._numpy_mean(X), compiled, compiled_norms, shape[0], 1)
+    assert np.array_equal(mean, _centring._numpy_mean(X))
+    assert np.array_equal(centred, compiled) and np.array_equal(squared_norms, compiled_norms)
+
+
 def test_elkan_is_accepted_and_runs_the_bounds():
     X, _ = make_kmeans_scenario("separated", random_state=0)
     est = FastKMeans(4, random_state=0, algorithm="elkan").fit(X)
