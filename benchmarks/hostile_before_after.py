@@ -13,19 +13,26 @@ side by side in this process as ``skfast_baseline``.
    occurs: each workload is gated first (the baseline and this checkout give
    identical trade counts, labels or p-values), then timed alternately, the
    compilation excluded; the cost is the median of the paired time ratios,
-   robust to the drift of a shared machine.
+   robust to the drift of a shared machine.  The pairs run in several fresh
+   processes, half of them importing the baseline first: one process's
+   memory layout can move a tight loop by several per cent either way, for
+   the same code.  ``--self-check`` measures that resolution: the same
+   procedure with this checkout as its own baseline (an A/A run), whose
+   ratios should all be 1.
 
 Writes ``benchmarks/results/hostile_before_after.json`` with the machine's
 details (cores, BLAS kernel from threadpoolctl, versions).
 
-Usage: ``python -m benchmarks.hostile_before_after --baseline /path/to/old/checkout``
-(for example ``git worktree add /tmp/base 90b043f``).
+Usage: ``python -m benchmarks.hostile_before_after --baseline /path/to/old/checkout
+[--self-check]`` (for example ``git worktree add /tmp/base 90b043f``).
 """
 
 import argparse
 import importlib
+import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,26 +42,37 @@ from pathlib import Path
 import numpy as np
 
 from ._timing import write_results
-from skfast.utils._hostile import (KMEANS_KINDS, PRICE_KINDS, hostile_kmeans, hostile_permutation,
-                                   hostile_prices)
 
 HMA_LENGTHS = [1, 2, 3, 5, 8, 13, 21, 30]
 
 
-def load_baseline(checkout):
-    """The checkout's ``skfast`` package, imported as ``skfast_baseline``."""
-    target = Path(tempfile.mkdtemp()) / "skfast_baseline"
+def copy_baseline(checkout, folder=None):
+    """Copy the checkout's ``skfast`` into ``folder`` as ``skfast_baseline``; returns ``folder``.
+
+    Worker processes import the one copy, so its numba cache serves them all.
+    """
+    folder = Path(folder or tempfile.mkdtemp())
+    target = folder / "skfast_baseline"
     shutil.copytree(Path(checkout) / "skfast", target,
                     ignore=shutil.ignore_patterns("__pycache__"))
     for path in target.rglob("*.py"):
         path.write_text(re.sub(r"\bskfast\b", "skfast_baseline", path.read_text()))
-    sys.path.insert(0, str(target.parent))
+    return folder
+
+
+def load_baseline(checkout=None, copied=None):
+    """The checkout's ``skfast`` package (or an existing copy), imported as ``skfast_baseline``."""
+    folder = copied or copy_baseline(checkout)
+    sys.path.insert(0, str(folder))
     return importlib.import_module("skfast_baseline")
 
 
 def count_mismatches(package, seeds):
     """Hostile runs in which an engine of ``package`` differs from the oracle."""
     from sklearn.cluster import KMeans
+
+    from skfast.utils._hostile import (KMEANS_KINDS, PRICE_KINDS, hostile_kmeans,
+                                       hostile_permutation, hostile_prices)
 
     HMASweep, FastKMeans = package.backtest.HMASweep, package.FastKMeans
     PermutationTest = package.permutation.PermutationTest
@@ -117,13 +135,16 @@ def _same(compute, expected):
         return False
 
 
-def paired_cost(new, old, gate, pairs):
+def paired_cost(new, old, gate, pairs, baseline_first=False):
     """Median of the paired time ratios new/old, after the gate.
 
     The order within a pair alternates, so whatever the first run of a pair
-    pays (or saves) falls on both sides equally.
+    pays (or saves) falls on both sides equally.  The gate's runs (which
+    compile) go in the order asked.
     """
-    if not gate(new(), old()):
+    first, second = (old, new) if baseline_first else (new, old)
+    answers = (first(), second())
+    if not gate(*answers):
         sys.exit("GATE FAILED: the baseline and this checkout disagree")
     ratios, times = [], {"new": [], "old": []}
     for pair in range(pairs):
@@ -134,10 +155,10 @@ def paired_cost(new, old, gate, pairs):
             times[name].append(time.perf_counter() - start)
         ratios.append(times["new"][-1] / times["old"][-1])
     return dict(new_s=float(np.median(times["new"])), baseline_s=float(np.median(times["old"])),
-                median_paired_ratio=float(np.median(ratios)), pairs=pairs)
+                median_paired_ratio=float(np.median(ratios)), pairs=pairs, ratios=ratios)
 
 
-def measure_costs(base, pairs):
+def measure_costs(base, pairs, baseline_first=False):
     import skfast
     from skfast.datasets import make_gbm_prices
 
@@ -149,7 +170,7 @@ def measure_costs(base, pairs):
             getattr(package.backtest._cached, "clear_feature_cache", lambda: None)()
             return package.backtest.HMASweep(engine=engine).fit(close).n_trades_
         costs[f"HMASweep {engine}, 150,000 bars x 80 combos"] = paired_cost(
-            lambda: run(skfast), lambda: run(base), np.array_equal, pairs)
+            lambda: run(skfast), lambda: run(base), np.array_equal, pairs, baseline_first)
 
     rng = np.random.default_rng(0)
     for n, d, k in ((100_000, 10, 5), (200_000, 2, 100), (100_000, 64, 256)):
@@ -160,7 +181,7 @@ def measure_costs(base, pairs):
         def fit(package):
             return package.FastKMeans(k, init=init, n_init=1, max_iter=20, tol=0).fit(X).labels_
         costs[f"FastKMeans auto, {n:,} x {d} x {k}"] = paired_cost(
-            lambda: fit(skfast), lambda: fit(base), np.array_equal, pairs)
+            lambda: fit(skfast), lambda: fit(base), np.array_equal, pairs, baseline_first)
 
     X = rng.normal(size=(500, 2_000))
     y = np.arange(500) % 2
@@ -168,29 +189,83 @@ def measure_costs(base, pairs):
     def test(package):
         return package.permutation.PermutationTest(1_000, random_state=0).fit(X, y).pvalues_
     costs["PermutationTest auto, n=500 p=2,000 R=1,000"] = paired_cost(
-        lambda: test(skfast), lambda: test(base), np.array_equal, pairs)
+        lambda: test(skfast), lambda: test(base), np.array_equal, pairs, baseline_first)
     return costs
+
+
+# One fresh process's share of the cost measurement, JSON on its last line.
+# Nothing is imported before the two packages, in the order asked.
+_WORKER = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, {copied!r})
+if {baseline_first!r}:
+    import skfast_baseline as base
+    import skfast
+else:
+    import skfast
+    import skfast_baseline as base
+from benchmarks.hostile_before_after import measure_costs
+print(json.dumps(measure_costs(base, {pairs!r}, {baseline_first!r})))
+"""
+
+
+def costs_in_processes(copied, processes, pairs):
+    """:func:`measure_costs` in ``processes`` fresh interpreters, pooled per workload.
+
+    Half the processes import the baseline first.  The cost is the median of
+    every paired ratio; the per-process medians show the spread.
+    """
+    runs = []
+    for index in range(processes):
+        code = _WORKER.format(copied=str(copied), baseline_first=bool(index % 2), pairs=pairs)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent.parent)
+        if result.returncode != 0:
+            sys.exit(f"worker failed:\n{result.stderr[-3000:]}")
+        runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        print(f"  process {index + 1}/{processes} done", flush=True)
+    pooled = {}
+    for name in runs[0]:
+        ratios = [r for run in runs for r in run[name]["ratios"]]
+        pooled[name] = dict(
+            new_s=float(np.median([run[name]["new_s"] for run in runs])),
+            baseline_s=float(np.median([run[name]["baseline_s"] for run in runs])),
+            median_paired_ratio=float(np.median(ratios)),
+            per_process_median_ratios=[run[name]["median_paired_ratio"] for run in runs],
+            pairs=len(ratios), processes=processes)
+    return pooled
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", required=True, help="checkout holding the baseline skfast/")
     parser.add_argument("--seeds", type=int, default=6)
-    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=5, help="timed pairs per process")
+    parser.add_argument("--processes", type=int, default=6)
+    parser.add_argument("--self-check", action="store_true",
+                        help="also time this checkout against a copy of itself (A/A)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     import skfast
 
-    base = load_baseline(args.baseline)
+    copied = copy_baseline(args.baseline)
+    base = load_baseline(copied=copied)
     counts = {"baseline": count_mismatches(base, args.seeds),
               "this checkout": count_mismatches(skfast, args.seeds)}
     print(counts)
-    costs = measure_costs(base, args.pairs)
-    for name, cost in costs.items():
-        print(f"{name}: {cost['baseline_s']:.4f} s -> {cost['new_s']:.4f} s, "
-              f"paired ratio {cost['median_paired_ratio']:.3f}")
-    path = write_results("hostile_before_after", dict(seeds=args.seeds, mismatches=counts,
-                                                      tie_rule_cost=costs))
+    results = dict(seeds=args.seeds, mismatches=counts)
+    checks = [("tie_rule_cost", copied)]
+    if args.self_check:
+        checks.append(("self_check_a_a", copy_baseline(Path(skfast.__file__).parent.parent)))
+    for key, folder in checks:
+        print(f"{key}:", flush=True)
+        results[key] = costs_in_processes(folder, args.processes, args.pairs)
+        for name, cost in results[key].items():
+            print(f"  {name}: {cost['baseline_s']:.4f} s -> {cost['new_s']:.4f} s, paired "
+                  f"ratio {cost['median_paired_ratio']:.3f} (per process "
+                  + " ".join(f"{r:.3f}" for r in cost["per_process_median_ratios"]) + ")")
+    path = write_results("hostile_before_after", results)
     print(f"wrote {path}")
 
 
