@@ -167,7 +167,8 @@ def measure_costs(base, pairs, baseline_first=False):
     for engine in ("fast", "sliding", "cached", "numba_parallel"):
         def run(package, engine=engine):
             # the baseline kept a hidden module-level cache; this checkout keeps none
-            getattr(package.backtest._cached, "clear_feature_cache", lambda: None)()
+            cached = importlib.import_module(package.__name__ + ".backtest._cached")
+            getattr(cached, "clear_feature_cache", lambda: None)()
             return package.backtest.HMASweep(engine=engine).fit(close).n_trades_
         costs[f"HMASweep {engine}, 150,000 bars x 80 combos"] = paired_cost(
             lambda: run(skfast), lambda: run(base), np.array_equal, pairs, baseline_first)

@@ -23,7 +23,7 @@ class KMeansEngine(Protocol):
     the estimator never probes a module.
     """
 
-    optional: ClassVar[tuple[str, ...]] = ("BoundedStep",)
+    optional: ClassVar[tuple[str, ...]] = ("BoundedStep", "sparse_lloyd_step", "sparse_inertia")
 
     def lloyd_step(self, X, sample_weight, centers, max_squared_norm=None):
         """One Lloyd step: ``(labels, sums, weights)``.
@@ -51,4 +51,26 @@ class KMeansEngine(Protocol):
         Called like ``lloyd_step(X, sample_weight, centers)`` with the same
         results; its ``assign(X, centers)`` serves the final E-step through
         the bounds.
+        """
+
+    def sparse_lloyd_step(self, data, indices, indptr, sample_weight, centers,
+                          centers_squared_norms, ranges, update_centers=True):
+        """Optional: one Lloyd step on CSR data (``data``, ``indices``, ``indptr``).
+
+        scikit-learn's sparse pass, operation for operation: the label
+        minimises ``|c|^2 - 2 x.c`` in X's dtype, the dot summed over the
+        row's stored entries in order (``centers_squared_norms`` as
+        ``row_norms`` computes them; the first centre wins a tie); each
+        range of ``ranges`` (scikit-learn's thread ranges) adds its samples'
+        weighted values in order, in X's dtype, and the ranges' sums are
+        added to zero in order.  Returns ``(labels, sums, weights)``, the
+        last two empty when ``update_centers`` is False.
+        """
+
+    def sparse_inertia(self, data, indices, indptr, sample_weight, centers,
+                       centers_squared_norms, labels, ranges):
+        """Optional: the inertia of CSR data as ``_inertia_sparse`` sums it (float).
+
+        In X's dtype, each range of ``ranges`` (an OpenMP static schedule)
+        in order, then the ranges in order.
         """

@@ -365,3 +365,9 @@ class BoundedStep:
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
     """One stateless step (a fresh :class:`BoundedStep`): a full scan."""
     return BoundedStep(X)(X, sample_weight, centers)
+
+
+# Sparse input: numba's sparse pass (scikit-learn's, bit for bit).  Bounds for
+# sparse data are not written yet, so on sparse X this engine skips nothing.
+sparse_lloyd_step = _loops.sparse_lloyd_step
+sparse_inertia = _loops.sparse_inertia

@@ -12,6 +12,7 @@ import warnings
 from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
                           TransformerMixin, _fit_context)
 from sklearn.cluster import kmeans_plusplus
@@ -28,7 +29,9 @@ from .._base import DocLinkMixin
 from .._centring import centred_copy
 from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
-from ._sklearn_order import accumulate_ranges, thread_ranges
+from ._sklearn_order import accumulate_ranges, center_shift, thread_ranges
+from ._sparse import (centers_squared_norms, csr_parts, relocate_empty_clusters, sparse_tolerance,
+                      static_ranges)
 
 # --- engine table -----------------------------------------------------------
 
@@ -42,13 +45,14 @@ from ._sklearn_order import accumulate_ranges, thread_ranges
 AUTO_NUMBA_MAX_CLUSTERS = 8
 
 
-def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
+def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm, sparse=False):
     """Pick the engine for ``engine="auto"`` from the data shape.
 
     ``algorithm="hamerly"`` (or ``"elkan"``) runs on the hamerly engine.
     Otherwise the fused numba loop for few clusters (``n_clusters <=
     AUTO_NUMBA_MAX_CLUSTERS``), where the bounds can skip little, and
     Hamerly's bounds above, where each skipped scan saves a row of distances.
+    Sparse data runs on numba's sparse pass (the bounds do not serve it yet).
 
     After :func:`skfast.tune` has run on this machine, the threshold is the
     crossover it measured (``kmeans_numba_max_clusters``) instead of
@@ -58,7 +62,7 @@ def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm):
     tuned = load_crossovers()
     max_clusters = (AUTO_NUMBA_MAX_CLUSTERS if tuned is None
                     else tuned["kmeans_numba_max_clusters"])
-    if algorithm == "hamerly" or n_clusters > max_clusters:
+    if algorithm == "hamerly" or (n_clusters > max_clusters and not sparse):
         return "hamerly"
     return "numba"
 
@@ -69,26 +73,29 @@ def _gate_tolerance(X, y, oracle_fit):
     The absolute part scales with the data, so the gate means the same at
     any magnitude.
     """
-    X = np.asarray(X)
+    X = X.data if sp.issparse(X) else np.asarray(X)
     resolution = 1e-8 if X.dtype != np.float32 else 1e-5
     scale = float(np.max(np.abs(X))) if X.size else 1.0
     return resolution, resolution * (scale if scale > 0 else 1.0)
 
 
+# Engines that take sparse X (CSR), with scikit-learn's sparse results bit for bit.
+_SPARSE = frozenset({"sparse_lloyd_step", "sparse_inertia"})
+
 _ENGINES = EngineTable(
     "FastKMeans",
     (
-        Engine("reference", "skfast.cluster._reference",
+        Engine("reference", "skfast.cluster._reference", capabilities=_SPARSE,
                description="explicit loops over samples and clusters; the oracle"),
-        Engine("numpy", "skfast.cluster._numpy",
+        Engine("numpy", "skfast.cluster._numpy", capabilities=_SPARSE,
                description="|c|^2/2 - X C^T per chunk through BLAS, bincount update"),
         Engine("numba", "skfast.cluster._numba", compiled_parallel=True,
-               blas_between_regions=True,
+               blas_between_regions=True, capabilities=_SPARSE,
                description="fused assignment and accumulation, parallel over sample blocks"),
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
         Engine("hamerly", "skfast.cluster._hamerly", compiled_parallel=True,
-               blas_between_regions=True, capabilities=frozenset({"BoundedStep"}),
+               blas_between_regions=True, capabilities=frozenset({"BoundedStep"}) | _SPARSE,
                description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
     ),
     _auto_engine,
@@ -153,12 +160,15 @@ def _cluster_means(sums, weights, dtype):
     return centers.astype(dtype, copy=False)
 
 
-def _lloyd_single(step, assign, kernels, X, sample_weight, centers, *, max_iter, tol, verbose):
+def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter, tol, verbose,
+                  relocate=_relocate_empty_clusters):
     """One Lloyd run from ``centers``; returns labels, inertia, centers, n_iter.
 
     ``step`` is the engine's ``lloyd_step`` or a bound-accelerated stand-in
     with the same signature and results (``BoundedStep``); ``assign(X,
-    centers)`` is the final E-step (through the bounds, for a bounded step).
+    centers)`` is the final E-step (through the bounds, for a bounded step);
+    ``inertia(X, sample_weight, centers, labels)`` the engine's.  Sparse
+    input brings its own ``relocate`` (``_sparse``).
     """
     labels_old = np.full(X.shape[0], -1, dtype=np.int32)
     strict_convergence = False
@@ -172,17 +182,17 @@ def _lloyd_single(step, assign, kernels, X, sample_weight, centers, *, max_iter,
             sums, weights = accumulate_ranges(X, sample_weight_x, labels, centers.shape[0],
                                               ranges)
         if verbose:
-            print(f"Iteration {i}, inertia {kernels.inertia(X, sample_weight, centers, labels)}.")
-        _relocate_empty_clusters(X, sample_weight_x, centers, sums, weights, labels)
+            print(f"Iteration {i}, inertia {inertia(X, sample_weight, centers, labels)}.")
+        relocate(X, sample_weight_x, centers, sums, weights, labels)
         centers_new = _cluster_means(sums, weights, X.dtype)
-        center_shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
+        shift = center_shift(centers_new, centers)
         centers = centers_new
         if np.array_equal(labels, labels_old):
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
             strict_convergence = True
             break
-        center_shift_total = (center_shift**2).sum()
+        center_shift_total = (shift**2).sum()
         if center_shift_total <= tol:
             if verbose:
                 print(f"Converged at iteration {i}: center shift "
@@ -193,7 +203,32 @@ def _lloyd_single(step, assign, kernels, X, sample_weight, centers, *, max_iter,
         # The last update moved the centres: reassign so labels match them
         # (through the bounds, when the step keeps them).
         labels = assign(X, centers)
-    return labels, kernels.inertia(X, sample_weight, centers, labels), centers, i + 1
+    return labels, inertia(X, sample_weight, centers, labels), centers, i + 1
+
+
+def _sparse_operations(kernels, X, sample_weight):
+    """``(step, assign, inertia)`` of a sparse engine, in the dense path's signatures.
+
+    ``sample_weight`` in X's dtype: KMeans adds the weights of sparse data
+    in X's dtype.
+    """
+    parts = csr_parts(X)
+    lloyd_ranges, inertia_ranges = thread_ranges(X.shape[0]), static_ranges(X.shape[0])
+
+    def step(X, _, centers):
+        return kernels.sparse_lloyd_step(*parts, sample_weight, centers,
+                                         centers_squared_norms(centers), lloyd_ranges)
+
+    def assign(X, centers):
+        return kernels.sparse_lloyd_step(*parts, sample_weight, centers,
+                                         centers_squared_norms(centers), lloyd_ranges,
+                                         update_centers=False)[0]
+
+    def inertia(X, _, centers, labels):
+        return kernels.sparse_inertia(*parts, sample_weight, centers,
+                                      centers_squared_norms(centers), labels, inertia_ranges)
+
+    return step, assign, inertia
 
 
 # Beyond these magnitudes squared distances (and scikit-learn's own) leave
@@ -366,15 +401,23 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        table = self._engine_table
+        tags.input_tags.sparse = self.engine == "auto" or (
+            self.engine in table.names and table[self.engine].provides("sparse_lloyd_step"))
         return tags
 
     # -- validation --------------------------------------------------------
 
-    def _resolve_engine(self, X):
+    def _resolve_engine(self, X, fitting=False):
         algorithm = "hamerly" if self.algorithm in ("hamerly", "elkan") else "lloyd"
+        if algorithm == "hamerly" and self.n_clusters == 1:
+            algorithm = "lloyd"  # as KMeans: bounds have nothing to skip
+        if fitting and algorithm != "hamerly" and self.algorithm in ("hamerly", "elkan"):
+            warnings.warn(f"algorithm={self.algorithm!r} doesn't make sense for a single "
+                          "cluster. Using 'lloyd' instead.", RuntimeWarning, stacklevel=3)
         engine = self._engine_table.resolve(
             self.engine, n_samples=X.shape[0], n_features=X.shape[1],
-            n_clusters=self.n_clusters, algorithm=algorithm)
+            n_clusters=self.n_clusters, algorithm=algorithm, sparse=sp.issparse(X))
         if algorithm == "hamerly" and engine.name != "hamerly":
             raise ValueError(
                 f"algorithm={self.algorithm!r} runs on engine='hamerly' (or 'auto'), "
@@ -395,67 +438,52 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             raise ValueError("sample_weight must be non-negative and its weights not all zero.")
         return sample_weight
 
-    def _initial_centers(self, X, x_squared_norms, init, random_state, sample_weight):
-        """Initial centres, consuming ``random_state`` exactly as ``KMeans`` does."""
+    def _init_centroids(self, X, x_squared_norms, init, random_state, sample_weight,
+                        init_size=None, n_centroids=None):
+        """Initial centres, consuming ``random_state`` exactly as ``KMeans`` does.
+
+        ``KMeans._init_centroids``' signature, so code (and scikit-learn's
+        tests) that call it on ``KMeans`` work here; ``init_size`` draws
+        that many samples first, as there.
+        """
+        n_clusters = self.n_clusters if n_centroids is None else n_centroids
+        if init_size is not None and init_size < X.shape[0]:
+            chosen = random_state.randint(0, X.shape[0], init_size)
+            X, x_squared_norms = X[chosen], x_squared_norms[chosen]
+            sample_weight = sample_weight[chosen]
         if isinstance(init, str) and init == "k-means++":
-            centers, _ = kmeans_plusplus(X, self.n_clusters, sample_weight=sample_weight,
+            centers, _ = kmeans_plusplus(X, n_clusters, sample_weight=sample_weight,
                                          x_squared_norms=x_squared_norms,
                                          random_state=random_state)
         elif isinstance(init, str) and init == "random":
-            seeds = random_state.choice(X.shape[0], size=self.n_clusters, replace=False,
+            seeds = random_state.choice(X.shape[0], size=n_clusters, replace=False,
                                         p=sample_weight / sample_weight.sum())
             centers = X[seeds]
+            if sp.issparse(centers):
+                centers = centers.toarray()
         elif callable(init):
-            centers = check_array(init(X, self.n_clusters, random_state=random_state),
+            centers = check_array(init(X, n_clusters, random_state=random_state),
                                   dtype=X.dtype, order="C", input_name="init")
-            self._check_center_shape(X, centers)
+            self._check_center_shape(X, centers, n_clusters)
         else:
             centers = init
         return np.ascontiguousarray(centers, dtype=X.dtype)
 
-    def _check_center_shape(self, X, centers):
-        if centers.shape != (self.n_clusters, X.shape[1]):
-            raise ValueError(
-                f"init has shape {centers.shape}; expected (n_clusters, n_features) = "
-                f"({self.n_clusters}, {X.shape[1]}).")
+    def _check_center_shape(self, X, centers, n_clusters=None):
+        # scikit-learn's wording, which its tests match
+        n_clusters = self.n_clusters if n_clusters is None else n_clusters
+        if centers.shape[0] != n_clusters:
+            raise ValueError(f"The shape of the initial centers {centers.shape} does not match "
+                             f"the number of clusters {n_clusters}.")
+        if centers.shape[1] != X.shape[1]:
+            raise ValueError(f"The shape of the initial centers {centers.shape} does not match "
+                             f"the number of features of the data {X.shape[1]}.")
 
-    # -- fit -----------------------------------------------------------------
+    def _centred(self, X, engine, init, init_is_array):
+        """Dense X centred (and, at extreme magnitudes, rescaled by a power of two).
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        """Compute k-means clustering.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data; float32 stays float32, other dtypes become float64.
-            Sparse matrices are not supported (``TypeError``).
-        y : Ignored
-            Not used, present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample.
-
-        Returns
-        -------
-        self : FastKMeans
-            Fitted estimator.
+        Returns ``(X_centred, X_mean, scale, init, tol, squared_norms)``.
         """
-        # The centred working copy made below is always a new array, so the
-        # caller's X never changes (copy_x=False is accepted but cannot opt out).
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C")
-        if X.shape[0] < self.n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
-        engine, algorithm = self._resolve_engine(X)
-        random_state = check_random_state(self.random_state)
-        sample_weight = self._check_sample_weight(sample_weight, X)
-        n_init = self._effective_n_init()
-
-        init = self.init
-        init_is_array = not isinstance(init, str) and not callable(init)
-        if init_is_array:
-            init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
-            self._check_center_shape(X, init)
-
         # Centring makes the |c|^2/2 - x.c identity accurate for data far from 0.
         scale = 1.0
         with numba_threads(self.n_threads):
@@ -473,11 +501,69 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                         init *= X.dtype.type(scale)
                     centred = centred_copy(X, compiled)
         X, X_mean, centred_norms, mean_variance = centred
-        max_squared_norm = float(centred_norms.max())
-        # As scikit-learn: tol is relative to the mean feature variance.
-        tol = mean_variance * self.tol
         if init_is_array:
             init -= X_mean
+        # As scikit-learn: tol is relative to the mean feature variance.
+        return X, X_mean, scale, init, mean_variance * self.tol, centred_norms
+
+    def _check_sparse_engine(self, engine):
+        if not engine.provides("sparse_lloyd_step"):
+            accepting = [e.name for e in self._engine_table.engines
+                         if e.provides("sparse_lloyd_step")]
+            raise TypeError(
+                f"engine={engine.name!r} does not accept sparse input; the engines that do: "
+                + ", ".join(repr(name) for name in ["auto", *accepting])
+                + ". Or pass X.toarray().")
+
+    # -- fit -----------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32, other dtypes become float64.
+            Sparse matrices are converted to CSR and clustered as
+            ``KMeans`` clusters them (not centred), with its results bit for
+            bit, on the ``reference``, ``numpy``, ``numba`` and ``hamerly``
+            engines (``jax``: ``TypeError``).
+        y : Ignored
+            Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : FastKMeans
+            Fitted estimator.
+        """
+        # The centred working copy made below is always a new array, so the
+        # caller's X never changes (copy_x=False is accepted but cannot opt out).
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          order="C", accept_large_sparse=False)
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+        engine, algorithm = self._resolve_engine(X, fitting=True)
+        random_state = check_random_state(self.random_state)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        n_init = self._n_init = self._effective_n_init()
+
+        init = self.init
+        init_is_array = not isinstance(init, str) and not callable(init)
+        if init_is_array:
+            init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
+            self._check_center_shape(X, init)
+
+        if sp.issparse(X):
+            # As KMeans: sparse data is neither centred nor rescaled.
+            self._check_sparse_engine(engine)
+            scale, X_mean = 1.0, np.zeros(X.shape[1], dtype=X.dtype)
+            tol = sparse_tolerance(X, self.tol)
+        else:
+            X, X_mean, scale, init, tol, centred_norms = self._centred(X, engine, init,
+                                                                      init_is_array)
         # Only k-means++ needs the squared norms (computed as KMeans does).
         x_squared_norms = (row_norms(X, squared=True)
                            if isinstance(init, str) and init == "k-means++" else None)
@@ -486,20 +572,26 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         best = None
         with engine_run(self, engine) as (kernels, _):
             for _ in range(n_init):
-                if engine.provides("BoundedStep"):
+                if sp.issparse(X):
+                    step, assign, inertia_of = _sparse_operations(kernels, X, sample_weight)
+                    relocate = relocate_empty_clusters
+                elif engine.provides("BoundedStep"):
                     # carries per-sample distance bounds across iterations
                     step = kernels.BoundedStep(X, centred_norms)
                     assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
+                    inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
                 else:
+                    max_squared_norm = float(centred_norms.max())
                     step = partial(kernels.lloyd_step, max_squared_norm=max_squared_norm)
                     assign = partial(kernels.assign_labels, max_squared_norm=max_squared_norm)
-                centers = self._initial_centers(X, x_squared_norms, init, random_state,
-                                                sample_weight)
+                    inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
+                centers = self._init_centroids(X, x_squared_norms, init, random_state,
+                                               sample_weight)
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _lloyd_single(
-                    step, assign, kernels, X, weights64, centers, max_iter=self.max_iter,
-                    tol=tol, verbose=self.verbose)
+                    step, assign, inertia_of, X, weights64, centers, max_iter=self.max_iter,
+                    tol=tol, verbose=self.verbose, relocate=relocate)
                 # Keep a new run only if it is better *and* a different clustering:
                 # the same partition can differ in inertia by round-off alone.
                 if best is None or (inertia < best[1] and not _is_same_clustering(
@@ -541,13 +633,23 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
     def _check_test_data(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], order="C", reset=False)
+        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             order="C", accept_large_sparse=False, reset=False)
 
     def _predict_with_engine(self, X, sample_weight=None):
         """Labels of X (and the weighted inertia when ``sample_weight`` is given)."""
         engine, _ = self._resolve_engine(X)
         kernels = engine.load()
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        if sp.issparse(X):
+            self._check_sparse_engine(engine)
+            weights = (np.ones(X.shape[0], dtype=X.dtype) if sample_weight is None
+                       else sample_weight.astype(X.dtype))
+            step, assign, inertia_of = _sparse_operations(kernels, X, weights)
+            with compute_threads(self.n_threads, engine):
+                labels = assign(X, centers)
+                return labels, (None if sample_weight is None
+                                else inertia_of(X, None, centers, labels))
         scale = _power_of_two_scale(X, centers)
         if scale != 1.0:
             X, centers = X * X.dtype.type(scale), centers * X.dtype.type(scale)
@@ -564,7 +666,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
 
         Returns
@@ -580,7 +682,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : Ignored
             Not used, present for API consistency.
@@ -599,7 +701,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
 
         Returns
@@ -608,6 +710,8 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Distances in the dtype of X.
         """
         X = self._check_test_data(X)
+        if sp.issparse(X):
+            return euclidean_distances(X, self.cluster_centers_)
         scale = _power_of_two_scale(X, self.cluster_centers_)
         if scale == 1.0:
             return euclidean_distances(X, self.cluster_centers_)
@@ -619,7 +723,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : Ignored
             Not used, present for API consistency.
@@ -638,7 +742,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             New data.
         y : Ignored
             Not used, present for API consistency.

@@ -315,3 +315,78 @@ def inertia(X, sample_weight, centers, labels):
     partial = (_inertia_serial if n_blocks == 1 else _inertia)(
         X, sample_weight, np.asarray(centers, dtype=np.float64), labels, n_blocks)
     return float(np.sum(partial))
+
+
+# --- sparse input: scikit-learn's sparse Lloyd pass, operation for operation ---
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sparse_nearest(data, indices, start, stop, centers, centers_squared_norms, two):
+    # |c|^2 - 2 x.c in X's dtype, the dot over the stored entries in order;
+    # the first centre wins a tie (as KMeans' strict "<")
+    best, best_value = 0, np.inf
+    for k in range(centers.shape[0]):
+        dot = two - two  # zero, in X's dtype
+        for jj in range(start, stop):
+            dot += centers[k, indices[jj]] * data[jj]
+        value = centers_squared_norms[k] - two * dot
+        if value < best_value:
+            best, best_value = k, value
+    return best
+
+
+@numba.njit(cache=True, parallel=True)
+def _sparse_lloyd(data, indices, indptr, sample_weight, centers, centers_squared_norms, ranges,
+                  update_centers, two):
+    n_samples = indptr.shape[0] - 1
+    n_clusters, n_features = centers.shape
+    n_parts = ranges.shape[0] - 1 if update_centers else 0
+    labels = np.empty(n_samples, dtype=np.int32)
+    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=data.dtype)
+    partial_weights = np.zeros((n_parts, n_clusters), dtype=data.dtype)
+    for part in numba.prange(ranges.shape[0] - 1):
+        for i in range(ranges[part], ranges[part + 1]):
+            label = _sparse_nearest(data, indices, indptr[i], indptr[i + 1], centers,
+                                    centers_squared_norms, two)
+            labels[i] = label
+            if update_centers:
+                partial_weights[part, label] += sample_weight[i]
+                for jj in range(indptr[i], indptr[i + 1]):
+                    partial_sums[part, label, indices[jj]] += data[jj] * sample_weight[i]
+    sums, weights = reduce_blocks(partial_sums, partial_weights)
+    return labels, sums, weights
+
+
+@numba.njit(cache=True, parallel=True)
+def _sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,
+                    ranges, two):
+    partial = np.zeros(ranges.shape[0] - 1, dtype=data.dtype)
+    for part in numba.prange(ranges.shape[0] - 1):
+        total = two - two
+        for i in range(ranges[part], ranges[part + 1]):
+            k = labels[i]
+            distance = two - two
+            for jj in range(indptr[i], indptr[i + 1]):
+                center_value = centers[k, indices[jj]]
+                difference = data[jj] - center_value
+                distance += difference * difference - center_value * center_value
+            distance += centers_squared_norms[k]
+            if distance < 0:
+                distance = two - two
+            total += distance * sample_weight[i]
+        partial[part] = total
+    inertia = two - two
+    for part in range(partial.shape[0]):
+        inertia += partial[part]
+    return inertia
+
+
+def sparse_lloyd_step(data, indices, indptr, sample_weight, centers, centers_squared_norms,
+                      ranges, update_centers=True):
+    return _sparse_lloyd(data, indices, indptr, sample_weight, centers, centers_squared_norms,
+                         ranges, update_centers, data.dtype.type(2))
+
+
+def sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,
+                   ranges):
+    return float(_sparse_inertia(data, indices, indptr, sample_weight, centers,
+                                 centers_squared_norms, labels, ranges, data.dtype.type(2)))

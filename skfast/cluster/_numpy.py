@@ -10,6 +10,8 @@ Same signatures as :mod:`skfast.cluster._reference`.
 import numpy as np
 import scipy.sparse as sp
 
+from ._sparse import distances_to_assigned, sum_in_order
+
 # Bytes allowed for one chunk's temporaries: large enough that the product
 # runs near GEMM peak, small enough to stay in the last-level cache's league.
 _CHUNK_BYTES = 8 * 2**20
@@ -58,3 +60,42 @@ def inertia(X, sample_weight, centers, labels):
         # Not a BLAS dot: its threaded reduction order would depend on n_threads.
         total += float((np.einsum("ij,ij->i", diff, diff) * sample_weight[rows]).sum())
     return total
+
+
+# --- sparse input (CSR parts): scipy's product, numpy's ordered scatter-add ---
+
+def sparse_lloyd_step(data, indices, indptr, sample_weight, centers, centers_squared_norms,
+                      ranges, update_centers=True):
+    n_samples = indptr.size - 1
+    n_clusters, n_features = centers.shape
+    X = sp.csr_matrix((data, indices, indptr), shape=(n_samples, n_features))
+    two = data.dtype.type(2)
+    labels = np.empty(n_samples, dtype=np.int32)
+    for rows in row_chunks(n_samples, 1, n_clusters):
+        # scipy sums each row's stored entries in order, in X's dtype: the
+        # dot products KMeans' Cython computes
+        labels[rows] = (centers_squared_norms - two * (X[rows] @ centers.T)).argmin(axis=1)
+    if not update_centers:
+        return labels, np.zeros((0, n_features), data.dtype), np.zeros(0, data.dtype)
+    rows_of_entries = np.repeat(np.arange(n_samples), np.diff(indptr))
+    sums = np.zeros((n_clusters, n_features), dtype=data.dtype)
+    weights = np.zeros(n_clusters, dtype=data.dtype)
+    for start, stop in zip(ranges[:-1], ranges[1:]):
+        range_sums = np.zeros_like(sums)
+        range_weights = np.zeros_like(weights)
+        entries = slice(indptr[start], indptr[stop])
+        entry_rows = rows_of_entries[entries]
+        # ufunc.at adds one entry at a time, in order, as each thread does
+        np.add.at(range_weights, labels[start:stop], sample_weight[start:stop])
+        np.add.at(range_sums, (labels[entry_rows], indices[entries]),
+                  data[entries] * sample_weight[entry_rows])
+        sums += range_sums
+        weights += range_weights
+    return labels, sums, weights
+
+
+def sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,
+                   ranges):
+    distances = distances_to_assigned(data, indices, indptr, centers, centers_squared_norms,
+                                      labels)
+    return float(sum_in_order(distances * sample_weight, ranges))

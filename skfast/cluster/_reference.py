@@ -78,3 +78,64 @@ def inertia(X, sample_weight, centers, labels):
     for i in range(X.shape[0]):
         total += sample_weight[i] * squared_distance(X[i], centers[labels[i]])
     return total
+
+
+# --- sparse input (CSR parts), scikit-learn's sparse Lloyd pass as plain loops ---
+
+def sparse_lloyd_step(data, indices, indptr, sample_weight, centers, centers_squared_norms,
+                      ranges, update_centers=True):
+    """Labels, and the cluster sums and weights in X's dtype, as ``KMeans`` adds them.
+
+    Each sample goes to the centre with the smallest ``|c|^2 - 2 x.c``, the
+    dot product summed over the row's stored entries in order (the first
+    centre wins a tie).  Each of scikit-learn's thread ranges (``ranges``)
+    adds its samples in order into its own sums, and the ranges' sums are
+    then added to zero, in order.
+    """
+    two = data.dtype.type(2)
+    n_clusters, n_features = centers.shape
+    labels = np.empty(indptr.size - 1, dtype=np.int32)
+    sums = np.zeros((n_clusters, n_features), dtype=data.dtype)
+    weights = np.zeros(n_clusters, dtype=data.dtype)
+    for start, stop in zip(ranges[:-1], ranges[1:]):
+        range_sums = np.zeros_like(sums)
+        range_weights = np.zeros_like(weights)
+        for i in range(start, stop):
+            stored = range(indptr[i], indptr[i + 1])
+            best, best_value = 0, np.inf
+            for k in range(n_clusters):
+                dot = data.dtype.type(0)
+                for jj in stored:
+                    dot += centers[k, indices[jj]] * data[jj]
+                value = centers_squared_norms[k] - two * dot
+                if value < best_value:
+                    best, best_value = k, value
+            labels[i] = best
+            range_weights[best] += sample_weight[i]
+            for jj in stored:
+                range_sums[best, indices[jj]] += data[jj] * sample_weight[i]
+        sums += range_sums
+        weights += range_weights
+    if not update_centers:
+        return labels, sums[:0], weights[:0]
+    return labels, sums, weights
+
+
+def sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,
+                   ranges):
+    """Weighted sum of squared distances, in X's dtype, each static range in order."""
+    zero = data.dtype.type(0)
+    inertia = zero
+    for start, stop in zip(ranges[:-1], ranges[1:]):
+        range_total = zero
+        for i in range(start, stop):
+            k = labels[i]
+            distance = zero
+            for jj in range(indptr[i], indptr[i + 1]):
+                center_value = centers[k, indices[jj]]
+                difference = data[jj] - center_value
+                distance += difference * difference - center_value * center_value
+            distance = max(distance + centers_squared_norms[k], zero)
+            range_total += distance * sample_weight[i]
+        inertia += range_total
+    return float(inertia)
