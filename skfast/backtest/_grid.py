@@ -18,9 +18,12 @@ DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
 #: (at least twice its window).  Round-off in a running sum grows with the
 #: number of updates (quadratically, in the worst case ``_exact.tie_bound``
 #: covers); re-anchoring bounds it, and summing deviations from the anchor
-#: price keeps each update's round-off small.  64 keeps the bound, hence the
-#: share of bars settled exactly, small, for under one extra operation per bar.
-REANCHOR = 64
+#: price keeps each update's round-off small.  256, as before the tie rule:
+#: a block of 64 shrank the bound (the same single combo of the benchmark
+#: series is settled exactly either way) but cost the sliding engines 12-16%
+#: (``benchmarks/results/hostile_before_after.json``).  Compiled kernels
+#: freeze this value: clear numba's cache after changing it.
+REANCHOR = 256
 
 #: Column order of :func:`hma_windows`.
 HALF, FULL, ROOT, THIRD_Q, HALF_Q, Q = range(6)

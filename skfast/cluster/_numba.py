@@ -320,33 +320,41 @@ def inertia(X, sample_weight, centers, labels):
 # --- sparse input: scikit-learn's sparse Lloyd pass, operation for operation ---
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _sparse_nearest(data, indices, start, stop, centers, centers_squared_norms, two):
-    # |c|^2 - 2 x.c in X's dtype, the dot over the stored entries in order;
-    # the first centre wins a tie (as KMeans' strict "<")
+def _sparse_nearest(data, indices, start, stop, centers_t, centers_squared_norms, two, dots):
+    # |c|^2 - 2 x.c in X's dtype.  Each dot is summed over the stored entries
+    # in order, as KMeans sums it; with the centres feature-major, one
+    # stored entry updates every cluster's dot at once (the loop over
+    # clusters vectorises), the same sums in the same order.
+    n_clusters = centers_t.shape[1]
+    for k in range(n_clusters):
+        dots[k] = two - two  # zero, in X's dtype
+    for jj in range(start, stop):
+        value, row = data[jj], indices[jj]
+        for k in range(n_clusters):
+            dots[k] += centers_t[row, k] * value
+    # the first centre wins a tie (KMeans' strict "<")
     best, best_value = 0, np.inf
-    for k in range(centers.shape[0]):
-        dot = two - two  # zero, in X's dtype
-        for jj in range(start, stop):
-            dot += centers[k, indices[jj]] * data[jj]
-        value = centers_squared_norms[k] - two * dot
-        if value < best_value:
-            best, best_value = k, value
+    for k in range(n_clusters):
+        distance = centers_squared_norms[k] - two * dots[k]
+        if distance < best_value:
+            best, best_value = k, distance
     return best
 
 
 @numba.njit(cache=True, parallel=True)
-def _sparse_lloyd(data, indices, indptr, sample_weight, centers, centers_squared_norms, ranges,
+def _sparse_lloyd(data, indices, indptr, sample_weight, centers_t, centers_squared_norms, ranges,
                   update_centers, two):
     n_samples = indptr.shape[0] - 1
-    n_clusters, n_features = centers.shape
+    n_features, n_clusters = centers_t.shape
     n_parts = ranges.shape[0] - 1 if update_centers else 0
     labels = np.empty(n_samples, dtype=np.int32)
     partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=data.dtype)
     partial_weights = np.zeros((n_parts, n_clusters), dtype=data.dtype)
     for part in numba.prange(ranges.shape[0] - 1):
+        dots = np.empty(n_clusters, dtype=data.dtype)
         for i in range(ranges[part], ranges[part + 1]):
-            label = _sparse_nearest(data, indices, indptr[i], indptr[i + 1], centers,
-                                    centers_squared_norms, two)
+            label = _sparse_nearest(data, indices, indptr[i], indptr[i + 1], centers_t,
+                                    centers_squared_norms, two, dots)
             labels[i] = label
             if update_centers:
                 partial_weights[part, label] += sample_weight[i]
@@ -382,8 +390,8 @@ def _sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squar
 
 def sparse_lloyd_step(data, indices, indptr, sample_weight, centers, centers_squared_norms,
                       ranges, update_centers=True):
-    return _sparse_lloyd(data, indices, indptr, sample_weight, centers, centers_squared_norms,
-                         ranges, update_centers, data.dtype.type(2))
+    return _sparse_lloyd(data, indices, indptr, sample_weight, np.ascontiguousarray(centers.T),
+                         centers_squared_norms, ranges, update_centers, data.dtype.type(2))
 
 
 def sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,

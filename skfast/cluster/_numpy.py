@@ -77,19 +77,18 @@ def sparse_lloyd_step(data, indices, indptr, sample_weight, centers, centers_squ
         labels[rows] = (centers_squared_norms - two * (X[rows] @ centers.T)).argmin(axis=1)
     if not update_centers:
         return labels, np.zeros((0, n_features), data.dtype), np.zeros(0, data.dtype)
-    rows_of_entries = np.repeat(np.arange(n_samples), np.diff(indptr))
     sums = np.zeros((n_clusters, n_features), dtype=data.dtype)
     weights = np.zeros(n_clusters, dtype=data.dtype)
     for start, stop in zip(ranges[:-1], ranges[1:]):
-        range_sums = np.zeros_like(sums)
+        # The range's weighted one-hot assignment times its rows: scipy's
+        # sparse product adds, for each (cluster, feature), the samples'
+        # products in sample order, in X's dtype -- each thread's sums.
+        assignment = sp.csr_matrix(
+            (sample_weight[start:stop], (labels[start:stop], np.arange(stop - start))),
+            shape=(n_clusters, stop - start))
+        sums += (assignment @ X[start:stop]).toarray()
         range_weights = np.zeros_like(weights)
-        entries = slice(indptr[start], indptr[stop])
-        entry_rows = rows_of_entries[entries]
-        # ufunc.at adds one entry at a time, in order, as each thread does
-        np.add.at(range_weights, labels[start:stop], sample_weight[start:stop])
-        np.add.at(range_sums, (labels[entry_rows], indices[entries]),
-                  data[entries] * sample_weight[entry_rows])
-        sums += range_sums
+        np.add.at(range_weights, labels[start:stop], sample_weight[start:stop])  # in order
         weights += range_weights
     return labels, sums, weights
 
