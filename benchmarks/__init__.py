@@ -11,8 +11,11 @@ benchmarks gate every engine on equivalence before any timing and add
 ``comparison_rows`` (the comparison table), ``auto_vs_fastest``
 (``engine="auto"`` against the fastest engine per shape) and ``plot`` (its
 chart).  ``python -m benchmarks.kmeans_crossover`` measures the grid behind
-FastKMeans' auto rule, ``python -m benchmarks.hostile_before_after`` the cost
-of the tie rules against an earlier checkout.  :mod:`~benchmarks._timing`
+FastKMeans' auto rule, ``python -m benchmarks.kmeans_kinds`` FastKMeans on
+six kinds of data against scikit-learn and faiss, ``python -m
+benchmarks.first_use`` the first fit in a fresh process, and ``python -m
+benchmarks.hostile_before_after`` the cost of the tie rules against an
+earlier checkout.  :mod:`~benchmarks._timing`
 holds the timing and results-file helpers.
 :mod:`~benchmarks.docs` generates the benchmark numbers of README.md and
 doc/*.rst from the committed results and checks them.

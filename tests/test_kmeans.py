@@ -276,6 +276,48 @@ def test_auto_follows_the_documented_rule(shape, expected):
                             algorithm="hamerly").name == "hamerly"
 
 
+@pytest.mark.parametrize("structured", [False, True])
+def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structured):
+    """Unstructured data: auto's bounds scan most pairs, so it finishes on blas; same answer."""
+    from skfast.cluster import _kmeans
+
+    rng = np.random.default_rng(0)
+    if structured:  # twelve tight, far-apart clusters: the bounds skip nearly every scan
+        X = (rng.standard_normal((12, 16)) * 10)[rng.integers(0, 12, 3_000)]
+        X += 0.1 * rng.standard_normal(X.shape)
+        n_clusters = 12
+    else:
+        X, n_clusters = rng.standard_normal((3_000, 16)), 24
+    expected = KMeans(n_clusters, n_init=1, random_state=0).fit(X)
+    auto = FastKMeans(n_clusters, random_state=0).fit(X)
+    assert auto.engine_ == ("hamerly" if structured else "blas")
+    assert np.array_equal(auto.labels_, expected.labels_) and auto.n_iter_ == expected.n_iter_
+    np.testing.assert_allclose(auto.cluster_centers_, expected.cluster_centers_, rtol=1e-8,
+                               atol=1e-10)
+    # the switch happens only after the probe, and not for algorithm="elkan"
+    assert _kmeans.PROBE_ITERATIONS >= 2
+    assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
+
+
+def test_blas_chunks_give_the_numba_engines_bits(monkeypatch):
+    """Whatever the chunk of rows per GEMM, labels and cluster sums are the numba engine's."""
+    from skfast.cluster import _blas, _numba
+
+    rng = np.random.default_rng(1)
+    X = np.ascontiguousarray(rng.integers(-3, 4, (5_000, 7)).astype(float))  # exact ties
+    centers = X[rng.choice(5_000, 9, replace=False)] + 0.5
+    weights = rng.uniform(0.5, 2.0, 5_000)
+    expected = _numba.lloyd_step(X, weights, centers)
+    for chunk_bytes in (64 * 8 * 9, 1000 * 8 * 9, 2**22):
+        monkeypatch.setattr(_blas, "_CHUNK_BYTES", chunk_bytes)
+        for got, want in zip(_blas.lloyd_step(X, weights, centers), expected):
+            assert np.array_equal(got, want)
+    X32, centers32 = X.astype(np.float32), centers.astype(np.float32)
+    for got, want in zip(_blas.lloyd_step(X32, weights, centers32),
+                         _numba.lloyd_step(X32, weights, centers32)):
+        assert np.array_equal(got, want)
+
+
 def test_unknown_engine_lists_valid_ones():
     with pytest.raises(ValueError, match="'engine' parameter of FastKMeans") as error:
         FastKMeans(engine="cuda").fit(np.random.rand(10, 2))

@@ -296,15 +296,67 @@ def sure_direction(difference, bound):
     return 0
 
 
+@njit(cache=True)
+def _direct_wma_at(x, s, p):
+    """WMA of window ``p`` of ``x`` at bar ``s``, summed directly."""
+    total = 0.0
+    for j in range(1, p + 1):
+        total += j * x[s - p + j]
+    return total / (p * (p + 1) / 2)
+
+
+@njit(cache=True)
+def direct_difference(x, t, w):
+    """``HMA_t - HMA3_t`` evaluated directly from the prices, and its error bound.
+
+    Every WMA is a direct sum of its window (no running sums), so each errs
+    by at most ``(p + 2) u`` of its inputs' magnitude, against the sliding
+    WMAs' quadratic growth: :func:`tie_bound`'s formula with no O(1)
+    updates, at the scale of the bar's own window.  Some hundred
+    multiply-adds per window: the cheap second look at a bar before the
+    exact arithmetic.
+    """
+    lo = t - support(w) + 1
+    largest = 0.0
+    for s in range(lo, t + 1):
+        largest = max(largest, abs(x[s]))
+    root, q = w[ROOT], w[Q]
+    hma = 0.0
+    for j in range(1, root + 1):
+        s = t - root + j
+        hma += j * (2.0 * _direct_wma_at(x, s, w[HALF]) - _direct_wma_at(x, s, w[FULL]))
+    hma /= root * (root + 1) / 2
+    hma3 = 0.0
+    for j in range(1, q + 1):
+        s = t - q + j
+        hma3 += j * (3.0 * _direct_wma_at(x, s, w[THIRD_Q]) - _direct_wma_at(x, s, w[HALF_Q])
+                     - _direct_wma_at(x, s, w[Q]))
+    hma3 /= q * (q + 1) / 2
+    e = _wma_error
+    error = (3.0 * e(root, 0) + 2.0 * e(w[HALF], 0) + e(w[FULL], 0) + 6.0
+             + 5.0 * e(q, 0) + 3.0 * e(w[THIRD_Q], 0) + e(w[HALF_Q], 0) + e(q, 0) + 15.0)
+    # every operation above, for the absolute (subnormal) part of the bound
+    operations = (root * (2.0 * (w[HALF] + w[FULL]) + 6.0)
+                  + q * (2.0 * (w[THIRD_Q] + w[HALF_Q] + w[Q]) + 7.0))
+    bound = 2.0 * (error * _UNIT_ROUNDOFF * largest + 8.0 * operations * _SMALLEST_NORMAL)
+    return hma - hma3, bound
+
+
 @njit(cache=True, inline="always")
 def direction_at(x, t, w, hma, hma3, bound):
     """The tie rule's direction at bar ``t`` from the engine's features.
 
     ``bound`` is :func:`tie_bound` of the combo and the series ``x``: outside
-    it the floating difference has the exact sign, inside it the bar is
-    settled exactly.
+    it the floating difference has the exact sign.  Inside it, the bar is
+    evaluated again directly from its window (:func:`direct_difference`,
+    whose error bound is far smaller), and only a bar that this cannot
+    decide either is settled in exact arithmetic.
     """
     direction = sure_direction(hma - hma3, bound)
+    if direction != 0:
+        return direction
+    difference, direct_bound = direct_difference(x, t, w)
+    direction = sure_direction(difference, direct_bound)
     return direction if direction != 0 else exact_direction(x, t, w)
 
 

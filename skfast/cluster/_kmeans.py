@@ -94,6 +94,8 @@ _ENGINES = EngineTable(
                description="fused assignment and accumulation, parallel over sample blocks"),
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
+        Engine("blas", "skfast.cluster._blas", compiled_parallel=True, capabilities=_SPARSE,
+               description="one GEMM per chunk of rows, argmin and update fused with it"),
         Engine("hamerly", "skfast.cluster._hamerly", compiled_parallel=True,
                blas_between_regions=True, capabilities=frozenset({"BoundedStep"}) | _SPARSE,
                description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
@@ -204,6 +206,52 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
         # (through the bounds, when the step keeps them).
         labels = assign(X, centers)
     return labels, inertia(X, sample_weight, centers, labels), centers, i + 1
+
+
+# auto on dense data: Hamerly's bounds first; if, after PROBE_ITERATIONS steps,
+# the last step still scanned more than DENSE_SCAN_SHARE of all
+# sample-centre pairs (overlapping clusters), the run goes on with the fused
+# GEMM pass of the blas engine, for which a scan costs less than for the
+# bounds' gathered rows.
+PROBE_ITERATIONS = 2
+DENSE_SCAN_SHARE = 0.5
+
+
+class _BoundsThenDense:
+    """``engine="auto"``'s step: bounds while they pay, the fused GEMM pass after.
+
+    Both give the exact labels (the tie rule), so the switch changes no
+    label and no ``n_iter_``; the centres' sums are then added by the blas
+    engine's blocks instead of the bounds', which moves them by round-off
+    only.  ``switched`` tells which engine finished the run.
+    """
+
+    def __init__(self, bounded, dense, dense_engine, n_threads, max_squared_norm):
+        self.bounded, self.dense, self.dense_engine = bounded, dense, dense_engine
+        self.n_threads, self.max_squared_norm = n_threads, max_squared_norm
+        self.switched, self.calls, self._dense_evaluations = False, 0, 0
+
+    @property
+    def distance_evaluations(self):
+        return self.bounded.distance_evaluations + self._dense_evaluations
+
+    def __call__(self, X, sample_weight, centers):
+        if not self.switched:
+            before = self.bounded.distance_evaluations
+            result = self.bounded(X, sample_weight, centers)
+            self.calls += 1
+            scanned = (self.bounded.distance_evaluations - before) / (X.shape[0] * len(centers))
+            self.switched = self.calls >= PROBE_ITERATIONS and scanned > DENSE_SCAN_SHARE
+            return result
+        self._dense_evaluations += X.shape[0] * len(centers)
+        with compute_threads(self.n_threads, self.dense_engine):
+            return self.dense.lloyd_step(X, sample_weight, centers, self.max_squared_norm)
+
+    def assign(self, X, centers):
+        if not self.switched:
+            return self.bounded.assign(X, centers).copy()
+        with compute_threads(self.n_threads, self.dense_engine):
+            return self.dense.assign_labels(X, centers, self.max_squared_norm)
 
 
 def _sparse_operations(kernels, X, sample_weight):
@@ -578,7 +626,13 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 elif engine.provides("BoundedStep"):
                     # carries per-sample distance bounds across iterations
                     step = kernels.BoundedStep(X, centred_norms)
-                    assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
+                    if self.engine == "auto" and algorithm == "lloyd":
+                        dense = self._engine_table["blas"]
+                        step = _BoundsThenDense(step, dense.load(), dense, self.n_threads,
+                                                float(centred_norms.max()))
+                        assign = step.assign
+                    else:
+                        assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
                     inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
                 else:
                     max_squared_norm = float(centred_norms.max())
@@ -598,9 +652,12 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                         labels, best[0], self.n_clusters)):
                     evaluations = getattr(step, "distance_evaluations",
                                           X.shape[0] * self.n_clusters * n_iter)
-                    best = (labels, inertia, centers, n_iter, evaluations)
+                    best = (labels, inertia, centers, n_iter, evaluations,
+                            getattr(step, "switched", False))
+        if best[5]:
+            self.engine_ = "blas"  # the engine that finished the run kept
 
-        labels, inertia, centers, n_iter, evaluations = best
+        labels, inertia, centers, n_iter, evaluations, _ = best
         distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
