@@ -20,9 +20,9 @@ from ._version import __version__
 
 __all__ = ["load_crossovers", "cache_path", "machine_key", "SCHEMA", "CROSSOVER_KEYS"]
 
-SCHEMA = 1
+SCHEMA = 2
 CACHE_FILE = "tune.json"
-CROSSOVER_KEYS = ("kmeans_numba_max_clusters", "permutation_numba_max_features")
+CROSSOVER_KEYS = ("kmeans_dense_max_clusters", "permutation_numba_max_features")
 
 
 def cache_path() -> Path:
@@ -85,7 +85,7 @@ def _problem(data) -> tuple[str, str] | None:
 def load_crossovers() -> dict | None:
     """The tuned crossovers for this machine, or None.
 
-    Returns ``{"kmeans_numba_max_clusters": int, "permutation_numba_max_features":
+    Returns ``{"kmeans_dense_max_clusters": int, "permutation_numba_max_features":
     int}`` read from :func:`cache_path` when the file exists, parses, has this
     schema, and was written by this skfast version on this machine
     (:func:`machine_key`).  A corrupt or stale file is ignored with one

@@ -49,11 +49,11 @@ def _best_time(fit, repeats):
     return best
 
 
-def _crossover(grid, timings):
-    """Largest grid value up to which numba is never slower (0 if it loses at once)."""
+def _crossover(grid, timings, engine="numba"):
+    """Largest grid value up to which ``engine`` is never slower (0 if it loses at once)."""
     best = 0
     for value in grid:
-        if timings[str(value)]["numba"] > timings[str(value)]["other"]:
+        if timings[str(value)][engine] > timings[str(value)]["other"]:
             break
         best = value
     return best
@@ -67,19 +67,19 @@ def _time_kmeans(p, log):
         X, _ = make_blobs(n, d, centers=k, cluster_std=4.0, random_state=0)
         init, _ = kmeans_plusplus(X, k, random_state=0)
         fits = {}
-        for engine in ("numba", "hamerly"):
+        for engine in ("blas", "hamerly"):
             est = FastKMeans(k, init=init, n_init=1, max_iter=p["kmeans_iter"], tol=0,
                              engine=engine)
             fits[engine] = est
             est.fit(X)
-        problems = FastKMeans._engine_table.gate.mismatches(fits["numba"], fits["hamerly"], X)
+        problems = FastKMeans._engine_table.gate.mismatches(fits["blas"], fits["hamerly"], X)
         if problems:
-            raise RuntimeError(f"skfast.tune: FastKMeans engines 'numba' and 'hamerly' "
+            raise RuntimeError(f"skfast.tune: FastKMeans engines 'blas' and 'hamerly' "
                                f"disagree at n_clusters={k} ({'; '.join(problems)}); "
                                "not timing them")
         t = {name: _best_time(lambda e=est: e.fit(X), p["repeats"]) for name, est in fits.items()}
-        timings[str(k)] = {"numba": t["numba"], "other": t["hamerly"]}
-        log(f"  FastKMeans n_clusters={k:<4} numba {t['numba']:.4f} s  hamerly {t['hamerly']:.4f} s")
+        timings[str(k)] = {"blas": t["blas"], "other": t["hamerly"]}
+        log(f"  FastKMeans n_clusters={k:<4} blas {t['blas']:.4f} s  hamerly {t['hamerly']:.4f} s")
     return timings
 
 
@@ -114,13 +114,14 @@ def tune(*, quick=True, verbose=True, _preset=None):
     """Time the engines ``engine="auto"`` chooses between and store the crossovers.
 
     A one-off calibration for this machine.  For :class:`~skfast.FastKMeans`
-    it times the ``numba`` and ``hamerly`` engines over a few ``n_clusters``
+    it times the ``blas`` and ``hamerly`` engines over a few ``n_clusters``
     (50,000 x 8 overlapping blobs, at most 20 Lloyd iterations); for
     :class:`~skfast.PermutationTest` the ``numba`` and ``numpy`` engines over a
     few ``n_features`` (n = 500, R = 10,000).  Speed follows validation: each
     pair is first checked to give identical labels / p-values, and a mismatch
     raises.  Each time is the best of several warm runs.  A crossover is the
-    largest grid value up to which numba is never slower (0: never numba).
+    largest grid value up to which the dense engine (``blas``; ``numba`` for
+    PermutationTest) is never slower (0: never it).
 
     The result is written to ``tune.json`` in ``$SKFAST_CACHE_DIR`` if set,
     else in ``$XDG_CACHE_HOME/skfast`` or ``~/.cache/skfast``, and from then on
@@ -142,7 +143,7 @@ def tune(*, quick=True, verbose=True, _preset=None):
     -------
     result : dict
         What was written: ``schema``, ``skfast_version``, ``machine``,
-        ``crossovers`` (``kmeans_numba_max_clusters``,
+        ``crossovers`` (``kmeans_dense_max_clusters``,
         ``permutation_numba_max_features``), ``timings`` (seconds per grid
         value and engine, ``"other"`` being hamerly or numpy), ``created``.
 
@@ -156,7 +157,7 @@ def tune(*, quick=True, verbose=True, _preset=None):
     >>> import skfast
     >>> result = skfast.tune(verbose=False)  # doctest: +SKIP
     >>> sorted(result["crossovers"])  # doctest: +SKIP
-    ['kmeans_numba_max_clusters', 'permutation_numba_max_features']
+    ['kmeans_dense_max_clusters', 'permutation_numba_max_features']
     """
     p = _PRESETS[_preset or ("quick" if quick else "full")]
     log = print if verbose else (lambda *args, **kwargs: None)
@@ -168,7 +169,7 @@ def tune(*, quick=True, verbose=True, _preset=None):
         "skfast_version": __version__,
         "machine": machine_key(),
         "crossovers": {
-            "kmeans_numba_max_clusters": _crossover(p["kmeans_clusters"], kmeans),
+            "kmeans_dense_max_clusters": _crossover(p["kmeans_clusters"], kmeans, "blas"),
             "permutation_numba_max_features": _crossover(p["perm_features"], perm),
         },
         "timings": {

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfast import FastKMeans
 from skfast._engines import Engine, EngineTable
-from skfast.cluster._kmeans import AUTO_NUMBA_MAX_CLUSTERS, _ENGINES
+from skfast.cluster._kmeans import AUTO_DENSE_MAX_CLUSTERS, _ENGINES
 from skfast.datasets import KMEANS_SCENARIOS, make_kmeans_scenario
 from skfast.testing import assert_engines_agree, assert_fitted_equal, assert_same_answer, engine_params
 
@@ -259,11 +259,11 @@ def test_engine_recorded(engine):
 
 
 @pytest.mark.parametrize(("shape", "expected"), [
-    ((100_000, 10, 5), "numba"),
+    ((100_000, 10, 5), "blas"),
     ((200_000, 2, 100), "hamerly"),
     ((100_000, 64, 256), "hamerly"),
     ((1_000_000, 256, 50), "hamerly"),
-    ((100_000, 128, 4), "numba"),
+    ((100_000, 128, 4), "blas"),
     ((100_000, 2, 16), "hamerly"),
 ])
 def test_auto_follows_the_documented_rule(shape, expected):
@@ -271,7 +271,7 @@ def test_auto_follows_the_documented_rule(shape, expected):
     chosen = _ENGINES.resolve("auto", n_samples=n_samples, n_features=n_features,
                               n_clusters=n_clusters, algorithm="lloyd")
     assert chosen.name == expected
-    assert (n_clusters <= AUTO_NUMBA_MAX_CLUSTERS) == (expected == "numba")
+    assert (n_clusters <= AUTO_DENSE_MAX_CLUSTERS) == (expected == "blas")
     assert _ENGINES.resolve("auto", n_samples=10, n_features=2, n_clusters=2,
                             algorithm="hamerly").name == "hamerly"
 
@@ -287,7 +287,7 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
         X += 0.1 * rng.standard_normal(X.shape)
         n_clusters = 12
     else:
-        X, n_clusters = rng.standard_normal((3_000, 16)), 24
+        X, n_clusters = rng.standard_normal((4_000, 48)), 24
     expected = KMeans(n_clusters, n_init=1, random_state=0).fit(X)
     auto = FastKMeans(n_clusters, random_state=0).fit(X)
     assert auto.engine_ == ("hamerly" if structured else "blas")
@@ -296,6 +296,7 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
                                atol=1e-10)
     # the switch happens only after the probe, and not for algorithm="elkan"
     assert _kmeans.PROBE_ITERATIONS >= 2
+    assert structured or auto.n_iter_ > _kmeans.PROBE_ITERATIONS
     assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
 
 

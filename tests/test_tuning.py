@@ -8,11 +8,11 @@ import pytest
 import skfast
 from skfast import _crossovers, _tuning
 from skfast.cluster._kmeans import _ENGINES as KMEANS_ENGINES
-from skfast.cluster._kmeans import AUTO_NUMBA_MAX_CLUSTERS
+from skfast.cluster._kmeans import AUTO_DENSE_MAX_CLUSTERS
 from skfast.permutation._permutation_test import _NUMBA_MAX_FEATURES
 from skfast.permutation._permutation_test import _ENGINES as PERM_ENGINES
 
-K = AUTO_NUMBA_MAX_CLUSTERS + 1  # just above the built-in threshold: hamerly
+K = AUTO_DENSE_MAX_CLUSTERS + 1  # just above the built-in threshold: hamerly
 P = _NUMBA_MAX_FEATURES + 1  # just above the built-in threshold: numpy
 
 
@@ -37,14 +37,14 @@ def perm_auto(n_features):
 def valid(**changes):
     data = {"schema": _crossovers.SCHEMA, "skfast_version": skfast.__version__,
             "machine": _crossovers.machine_key(),
-            "crossovers": {"kmeans_numba_max_clusters": K, "permutation_numba_max_features": P},
+            "crossovers": {"kmeans_dense_max_clusters": K, "permutation_numba_max_features": P},
             "timings": {}, "created": "2026-01-01T00:00:00+00:00"}
     data.update(changes)
     return data
 
 
 def assert_builtin_rules():
-    assert kmeans_auto(AUTO_NUMBA_MAX_CLUSTERS) == "numba" and kmeans_auto(K) == "hamerly"
+    assert kmeans_auto(AUTO_DENSE_MAX_CLUSTERS) == "blas" and kmeans_auto(K) == "hamerly"
     assert perm_auto(_NUMBA_MAX_FEATURES) == "numba" and perm_auto(P) == "numpy"
 
 
@@ -60,9 +60,9 @@ def test_valid_cache_moves_the_thresholds(cache):
     cache.write_text(json.dumps(valid()))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert kmeans_auto(K) == "numba" and kmeans_auto(K + 1) == "hamerly"
+        assert kmeans_auto(K) == "blas" and kmeans_auto(K + 1) == "hamerly"
         assert perm_auto(P) == "numba" and perm_auto(P + 1) == "numpy"
-    cache.write_text(json.dumps(valid(crossovers={"kmeans_numba_max_clusters": 0,
+    cache.write_text(json.dumps(valid(crossovers={"kmeans_dense_max_clusters": 0,
                                                   "permutation_numba_max_features": 0})))
     _crossovers._clear_cache()
     assert kmeans_auto(2) == "hamerly" and perm_auto(1) == "numpy"
@@ -72,9 +72,9 @@ def test_valid_cache_moves_the_thresholds(cache):
     ("{not json", "corrupt tuning cache .*JSON"),
     (json.dumps([1, 2]), "corrupt tuning cache .*not a JSON object"),
     (json.dumps({k: v for k, v in valid().items() if k != "crossovers"}), "corrupt.*missing keys"),
-    (json.dumps(valid(crossovers={"kmeans_numba_max_clusters": "8",
+    (json.dumps(valid(crossovers={"kmeans_dense_max_clusters": "8",
                                   "permutation_numba_max_features": 16})), "corrupt.*not a non-neg"),
-    (json.dumps(valid(crossovers={"kmeans_numba_max_clusters": 8})), "corrupt.*not a non-neg"),
+    (json.dumps(valid(crossovers={"kmeans_dense_max_clusters": 8})), "corrupt.*not a non-neg"),
     (json.dumps(valid(skfast_version="0.0.0-other")), "stale tuning cache .*skfast 0.0.0-other"),
     (json.dumps(valid(machine={**_crossovers.machine_key(), "cpu_count": 12345})),
      "stale tuning cache .*machine"),
@@ -97,7 +97,7 @@ def test_tune_writes_a_loadable_file(cache):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _crossovers.load_crossovers() == result["crossovers"]
-    expected = "numba" if 2 <= result["crossovers"]["kmeans_numba_max_clusters"] else "hamerly"
+    expected = "blas" if 2 <= result["crossovers"]["kmeans_dense_max_clusters"] else "hamerly"
     assert kmeans_auto(2) == expected
 
 

@@ -25,7 +25,7 @@ from numba import njit
 
 from ._grid import FULL, HALF, HALF_Q, Q, REANCHOR, ROOT, THIRD_Q
 
-__all__ = ["tie_bound", "tie_bounds", "directions", "positions", "exact_direction", "float_direction", "sure_direction", "direction_at", "settle_directions", "support"]
+__all__ = ["second_look", "direct_difference", "tie_bound", "tie_bounds", "directions", "positions", "exact_direction", "float_direction", "sure_direction", "direction_at", "settle_directions", "support"]
 
 _UNIT_ROUNDOFF = 2.0**-53
 # Each intermediate a flush-to-zero engine (XLA) rounds to zero loses at most this.
@@ -342,6 +342,19 @@ def direct_difference(x, t, w):
     return hma - hma3, bound
 
 
+@njit(cache=True)
+def second_look(x, t, w):
+    """The direction at a bar inside the tie bound, from :func:`direct_difference`.
+
+    +1 or -1 when the direct evaluation decides it (its far smaller bound),
+    0 when only exact arithmetic can.  The float loops call it for the rare
+    bar inside the bound, so a combo is handed to the exact path only when
+    this fails too.
+    """
+    difference, bound = direct_difference(x, t, w)
+    return sure_direction(difference, bound)
+
+
 @njit(cache=True, inline="always")
 def direction_at(x, t, w, hma, hma3, bound):
     """The tie rule's direction at bar ``t`` from the engine's features.
@@ -355,8 +368,7 @@ def direction_at(x, t, w, hma, hma3, bound):
     direction = sure_direction(hma - hma3, bound)
     if direction != 0:
         return direction
-    difference, direct_bound = direct_difference(x, t, w)
-    direction = sure_direction(difference, direct_bound)
+    direction = second_look(x, t, w)
     return direction if direction != 0 else exact_direction(x, t, w)
 
 

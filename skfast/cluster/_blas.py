@@ -19,6 +19,7 @@ signatures as :mod:`skfast.cluster._reference`.
 import numba
 import numpy as np
 
+from .._compile import serial_twin
 from . import _numba as _loops
 from ._sklearn_order import reduce_blocks, thread_ranges
 
@@ -69,6 +70,10 @@ def _fused_pass(X, sample_weight, centers_t, half_norms, margin, bounds, chunk):
     return labels, unsure, sums, weights
 
 
+# one part (small data): the same pass without threads, far cheaper to compile
+_fused_pass_serial = serial_twin(_fused_pass)
+
+
 def _partition(X, n_clusters):
     """Part boundaries: the numba engine's blocks (float64) or scikit-learn's ranges (float32)."""
     if X.dtype == np.float32:
@@ -82,8 +87,9 @@ def _run(X, sample_weight, centers, max_squared_norm):
     _, _, half_norms, margin = _loops._prepared(X, centers, max_squared_norm)
     centers_t = np.ascontiguousarray(centers.T, dtype=X.dtype)
     bounds = _partition(X, centers.shape[0])
-    return _fused_pass(X, sample_weight, centers_t, half_norms.astype(X.dtype), margin, bounds,
-                       chunk_rows(centers.shape[0], X.dtype.itemsize)), bounds
+    kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
+    return kernel(X, sample_weight, centers_t, half_norms.astype(X.dtype), margin, bounds,
+                  chunk_rows(centers.shape[0], X.dtype.itemsize)), bounds
 
 
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):

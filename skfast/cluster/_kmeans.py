@@ -35,36 +35,39 @@ from ._sparse import (centers_squared_norms, csr_parts, relocate_empty_clusters,
 
 # --- engine table -----------------------------------------------------------
 
-# Measured on the 2-core benchmark machine (python -m benchmarks.kmeans_crossover,
-# benchmarks/results/kmeans_crossover.json: 100k samples, d in {2, 8, 32, 128},
-# K in {4, 16, 64, 256}, 20 Lloyd iterations): the fused numba pass wins every
-# cell with K = 4 (by 1.1-1.6x: with so few centres the bounds skip little);
-# the hamerly engine wins every cell from K = 16 up (by up to 6.8x at d=128,
-# K=64; 1.08x at d=8, K=16, the closest).  The threshold sits between, at the
-# numba kernel's own "few clusters" form (K <= 8).  The numpy engine never won.
-AUTO_NUMBA_MAX_CLUSTERS = 8
+# Measured on the 2-core benchmark machine, 10 Lloyd iterations from the same
+# k-means++ centres, blobs and standard normal data, 100,000-200,000 samples:
+# with up to 8 clusters the blas engine's fused GEMM pass beats both the
+# numba loop and the bounds on every cell (1.03-2.5x KMeans, against
+# 0.62-2.2x for numba), since with so few centres the bounds skip little.
+# Above, the bounds win on structured data (3.1x KMeans at d=64, K=256
+# blobs) and lose on overlapping clusters, where auto switches to blas once
+# they are seen to scan nearly everything (_BoundsThenDense).
+AUTO_DENSE_MAX_CLUSTERS = 8
 
 
 def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm, sparse=False):
     """Pick the engine for ``engine="auto"`` from the data shape.
 
     ``algorithm="hamerly"`` (or ``"elkan"``) runs on the hamerly engine.
-    Otherwise the fused numba loop for few clusters (``n_clusters <=
-    AUTO_NUMBA_MAX_CLUSTERS``), where the bounds can skip little, and
-    Hamerly's bounds above, where each skipped scan saves a row of distances.
-    Sparse data runs on numba's sparse pass (the bounds do not serve it yet).
+    Otherwise the blas engine's fused GEMM pass for few clusters
+    (``n_clusters <= AUTO_DENSE_MAX_CLUSTERS``), where the bounds can skip
+    little, and Hamerly's bounds above, where each skipped scan saves a row
+    of distances (and ``fit`` moves on to blas if they do not,
+    :class:`_BoundsThenDense`).  Sparse data runs on numba's sparse pass
+    (the bounds do not serve it yet).
 
     After :func:`skfast.tune` has run on this machine, the threshold is the
-    crossover it measured (``kmeans_numba_max_clusters``) instead of
-    ``AUTO_NUMBA_MAX_CLUSTERS``; a corrupt or stale tuning file is ignored
+    crossover it measured (``kmeans_dense_max_clusters``) instead of
+    ``AUTO_DENSE_MAX_CLUSTERS``; a corrupt or stale tuning file is ignored
     with a warning.
     """
     tuned = load_crossovers()
-    max_clusters = (AUTO_NUMBA_MAX_CLUSTERS if tuned is None
-                    else tuned["kmeans_numba_max_clusters"])
+    max_clusters = (AUTO_DENSE_MAX_CLUSTERS if tuned is None
+                    else tuned["kmeans_dense_max_clusters"])
     if algorithm == "hamerly" or (n_clusters > max_clusters and not sparse):
         return "hamerly"
-    return "numba"
+    return "numba" if sparse else "blas"
 
 
 def _gate_tolerance(X, y, oracle_fit):
@@ -208,13 +211,15 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
     return labels, inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
-# auto on dense data: Hamerly's bounds first; if, after PROBE_ITERATIONS steps,
-# the last step still scanned more than DENSE_SCAN_SHARE of all
-# sample-centre pairs (overlapping clusters), the run goes on with the fused
-# GEMM pass of the blas engine, for which a scan costs less than for the
-# bounds' gathered rows.
-PROBE_ITERATIONS = 2
-DENSE_SCAN_SHARE = 0.5
+# auto on dense data with many clusters: Hamerly's bounds first; if step
+# PROBE_ITERATIONS still scanned more than DENSE_SCAN_SHARE of all
+# sample-centre pairs (overlapping clusters: on unstructured data the bounds
+# rescan everything, step after step), the run goes on with the fused GEMM
+# pass of the blas engine, for which a scan costs less than for the
+# bounds' gathered rows.  The early steps scan much even on structured data
+# (the centres still move), hence four.
+PROBE_ITERATIONS = 4
+DENSE_SCAN_SHARE = 0.9
 
 
 class _BoundsThenDense:
@@ -241,7 +246,7 @@ class _BoundsThenDense:
             result = self.bounded(X, sample_weight, centers)
             self.calls += 1
             scanned = (self.bounded.distance_evaluations - before) / (X.shape[0] * len(centers))
-            self.switched = self.calls >= PROBE_ITERATIONS and scanned > DENSE_SCAN_SHARE
+            self.switched = self.calls == PROBE_ITERATIONS and scanned > DENSE_SCAN_SHARE
             return result
         self._dense_evaluations += X.shape[0] * len(centers)
         with compute_threads(self.n_threads, self.dense_engine):
@@ -364,11 +369,14 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         once the centres settle; ``"elkan"`` is accepted for compatibility
         with ``KMeans`` and does the same.  With ``"lloyd"``, ``engine="auto"``
         may still choose the bounds where the shape favours them.
-    engine : {"auto", "reference", "numpy", "numba", "jax", "hamerly"}, default="auto"
-        Compute engine.  ``"auto"`` picks numba's fused loop for few
-        clusters (``n_clusters <= 8``) and the hamerly engine (bounds, with
-        BLAS or loops for the remaining scans) above.  See
-        :attr:`engine_` for the engine that ran.
+    engine : {"auto", "reference", "numpy", "numba", "jax", "blas", "hamerly"}, default="auto"
+        Compute engine.  ``"auto"`` picks the blas engine (one fused GEMM
+        pass per chunk of rows) for few clusters (``n_clusters <= 8``) and
+        the hamerly engine (bounds, with BLAS or loops for the remaining
+        scans) above, continuing on blas when the bounds' fourth step still
+        scanned over 90% of the sample-centre pairs; numba's sparse pass for
+        sparse X.  See
+        :attr:`engine_` for the engine that ran (finished the run).
     n_threads : int or None, default=None
         Threads for BLAS or numba during fit and predict; None uses every core.
         Results do not depend on it.
