@@ -312,7 +312,7 @@ def available_engines(estimator, *, installed_only=True) -> tuple[str, ...]:
     --------
     >>> from skfast import FastKMeans, available_engines
     >>> available_engines(FastKMeans, installed_only=False)
-    ('reference', 'numpy', 'numba', 'jax', 'hamerly')
+    ('reference', 'numpy', 'numba', 'jax', 'blas', 'hamerly')
     """
     table = getattr(estimator, "_engine_table", None)
     if not isinstance(table, EngineTable):

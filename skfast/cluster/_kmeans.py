@@ -420,7 +420,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     array([[10.,  2.],
            [ 1.,  2.]])
     >>> km.engine_
-    'numba'
+    'blas'
     """
 
     _engine_table = _ENGINES
