@@ -18,7 +18,8 @@ import tempfile
 
 from ._timing import RESULTS_DIR, write_results
 
-CASES = ([("FastKMeans", e) for e in ("auto", "numpy", "numba", "hamerly", "jax", "reference")]
+CASES = ([("FastKMeans", e) for e in ("auto", "numpy", "numba", "blas", "hamerly", "jax",
+                                     "reference")]
          + [("PermutationTest", e) for e in ("auto", "numpy", "numba", "jax")]
          + [("HMASweep", e) for e in ("auto", "numba", "numba_parallel", "cached", "sliding",
                                       "fast", "numpy", "jax")])
