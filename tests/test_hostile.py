@@ -22,7 +22,7 @@ from skfast import FastKMeans
 from skfast._centring import centred_copy
 from skfast.backtest import HMASweep
 from skfast.backtest._exact import exact_direction, tie_bound
-from skfast.backtest._grid import first_valid_bar, hma_windows
+from skfast.backtest._grid import first_valid_bar, hma_windows, is_tiny
 from skfast.backtest._hma import _normalised
 from skfast.backtest._pandas import _ExactFeatures
 from skfast.permutation import PermutationTest
@@ -49,6 +49,15 @@ def test_every_hma_engine_matches_the_oracle_on_hostile_prices(kind, seed):
     positions = {name: est.predict(X) for name, est in fitted.items()}
     for name, pos in positions.items():
         np.testing.assert_array_equal(pos, positions["pandas"], err_msg=f"engine={name!r}")
+
+
+@needs_pandas
+@pytest.mark.parametrize("kind", ["tick_held", "integer"])
+def test_parallel_kernels_settle_undecided_combos_on_the_spot(kind):
+    """A sweep too large to be tiny: the parallel kernels settle inside their loop."""
+    X = hostile_prices(kind, 0, n_bars=26_000)
+    assert not is_tiny(X.shape[0], X.shape[1], len(HOSTILE_LENGTHS))
+    assert_engines_agree(HMASweep(lengths=HOSTILE_LENGTHS), X, engines=HMA_ENGINES)
 
 
 @pytest.mark.parametrize("engine", [*HMA_ENGINES, pytest.param("pandas", marks=needs_pandas)])

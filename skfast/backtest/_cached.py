@@ -2,17 +2,6 @@
 
 Of the five raw-series WMAs a combo needs, many repeat across the grid (the
 default grid needs 134 distinct windows instead of 400 passes, and the paper
-computes ``WMA_{r(L/2)}`` twice per combo).  A :class:`FeatureCache` computes
-each distinct window once per series; the combos then only run their two
-second-stage WMAs and the bar loop.  Caches are kept in a small LRU keyed by
-the series' content, so repeated calls on the same data (refits with other
-lengths or fees, ``score`` after ``fit``) reuse them.
-"""
-
-"""The feature cache: every distinct raw-series WMA once for the whole grid.
-
-Of the five raw-series WMAs a combo needs, many repeat across the grid (the
-default grid needs 134 distinct windows instead of 400 passes, and the paper
 computes ``WMA_{r(L/2)}`` twice per combo).  The ``cached`` and ``fast``
 engines compute each distinct window once per series; the combos then only
 run their two second-stage WMAs and the bar loop.

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _cached, _numba
-from ._exact import float_direction
+from ._exact import direction_at, float_direction
 from ._grid import Q, REANCHOR, ROOT, engine_entry
 
 __all__ = ["sweep", "features"]
@@ -43,13 +43,16 @@ def _slide(ring, mask, t, p, weight, newest, anchor, plain, weighted):
 
 
 @njit(cache=True)
-def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound):
+def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, settle):
     """(PnL, trades) of one combo from its cached raw WMAs, in one pass.
 
-    Returns ``(0.0, -1)`` when a bar's direction was within the combo's tie
-    bound, for the caller to settle; keeping the exact settlement (and any
-    test against the bound) out of this loop keeps it as fast as it was
-    without one.
+    With ``settle`` false, returns ``(0.0, -1)`` when a bar's direction was
+    within the combo's tie bound, for the caller to settle: keeping the
+    test against the bound out of the loop keeps it as fast as it was
+    without one.  With ``settle`` true (the second pass of such a combo),
+    every bar inside the bound gets the tie rule's direction
+    (``_exact.direction_at``); the features are recomputed exactly as in
+    the first pass, so the bars outside it are the same.
     """
     n = close.shape[0]
     if start >= n:
@@ -76,6 +79,8 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
     anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, start, p_3)
     difference = anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3)
     direction = float_direction(difference)
+    if settle and not abs(difference) > bound:
+        direction = direction_at(close, start, w, difference, 0.0, bound)
     # the smallest |HMA - HMA3| met: a branch-free min costs the loop less
     # than testing every bar against the bound
     closest = abs(difference)
@@ -97,9 +102,12 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
             plain_3, weighted_3 = _slide(ring_3, mask, t, p_3, pf_3, newest_3, anchor_3, plain_3, weighted_3)
         difference = anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3)
         closest = min(closest, abs(difference))
-        direction, entry, pnl, n_trades = _numba.book(float_direction(difference), direction,
-                                                      entry, close[t], pnl, n_trades, fee)
-    if closest <= bound:
+        now = float_direction(difference)
+        if settle and not abs(difference) > bound:
+            now = direction_at(close, t, w, difference, 0.0, bound)
+        direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[t], pnl,
+                                                      n_trades, fee)
+    if closest <= bound and not settle:
         # a bar the floating features could not decide: the caller settles
         # the combo on the exact path
         return 0.0, -1
@@ -107,25 +115,23 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
 
 
 @njit(cache=True, inline="always")
-def _fused_task(series, table, rows, windows, starts, bounds, fee, i):
+def _fused_task(series, table, rows, windows, starts, bounds, fee, i, settle):
     """Combo ``i`` of a chunk through :func:`_fused_combo`, from its rows of ``table``."""
     r = rows[i]
     return _fused_combo(series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
-                        windows[i], starts[i], fee, bounds[i])
+                        windows[i], starts[i], fee, bounds[i], settle)
 
 
 @njit(parallel=True, cache=True)
 def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
     for i in prange(windows.shape[0]):
-        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i)
+        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i,
+                                          False)
         if n_trades[i] == _numba.UNSETTLED:
-            # settled on the spot, overlapping the other threads' combos; the
-            # general kernel applies the tie rule bar by bar, and its result
-            # does not depend on how the features were rounded
-            r = rows[i]
-            pnl[i], n_trades[i] = _numba.combo_from_raw(
-                series, table[r[0]], table[r[1]], table[r[2]], table[r[3]], table[r[4]],
-                windows[i], starts[i], fee, True, bounds[i])
+            # settled on the spot by a second pass, overlapping the other
+            # threads' combos
+            pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee,
+                                              i, True)
 
 
 @njit(cache=True)
@@ -133,7 +139,8 @@ def _fused_combos_tiny(series, table, rows, windows, starts, bounds, fee, pnl, n
     # tiny sweeps, one thread: an undecided combo stays UNSETTLED for
     # _numba.settle_marked, so the exact arithmetic compiles only when needed
     for i in range(windows.shape[0]):
-        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i)
+        pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i,
+                                          False)
 
 
 def sweep_with_cache(close, lengths, fee, feature_cache=None, max_bytes=_cached.DEFAULT_MAX_BYTES):

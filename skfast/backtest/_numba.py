@@ -131,7 +131,8 @@ def _settled_event_loop(close, hma, hma3, w, start, fee, bound):
 #: one-thread kernels (M2, fast's tiny sweeps) leave it to
 #: :func:`settle_marked`, so their exact arithmetic compiles only when a sweep
 #: meets such a bar; the parallel ones settle it on the spot
-#: (:func:`settled_event_loop`), overlapping their other tasks.
+#: (:func:`settled_event_loop`; ``fast`` by a second pass of its fused loop),
+#: overlapping their other tasks.
 UNSETTLED = -1
 
 
