@@ -60,6 +60,17 @@ def test_parallel_kernels_settle_undecided_combos_on_the_spot(kind):
     assert_engines_agree(HMASweep(lengths=HOSTILE_LENGTHS), X, engines=HMA_ENGINES)
 
 
+def test_a_late_tie_is_settled_from_its_block():
+    """fast resumes an undecided combo at the block of its first tie, not at bar 0."""
+    walk = 100.0 * np.exp(np.cumsum(np.random.default_rng(0).normal(0.0, 0.01, 7_000)))
+    walk[5_000:5_300] = walk[5_000]  # the only exact ties, long after the first block
+    X = walk[:, None]
+    lengths = np.arange(6, 36)
+    assert not is_tiny(X.shape[0], 1, lengths.size)
+    assert_engines_agree(HMASweep(lengths=lengths), X,
+                         engines=[e for e in HMA_ENGINES if e in ("numba", "fast", "numpy")])
+
+
 @pytest.mark.parametrize("engine", [*HMA_ENGINES, pytest.param("pandas", marks=needs_pandas)])
 def test_a_step_flips_twice_per_level_change(engine):
     """100 -> 200 -> 150: flat windows are exact ties (short); each step flips out and back."""

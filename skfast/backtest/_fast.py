@@ -43,20 +43,25 @@ def _slide(ring, mask, t, p, weight, newest, anchor, plain, weighted):
 
 
 @njit(cache=True)
-def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, settle):
-    """(PnL, trades) of one combo from its cached raw WMAs, in one pass.
+def _fused_walk(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, settle,
+                resume, direction, entry, pnl, n_trades):
+    """(PnL, trades) of one combo from its cached raw WMAs, in one pass from bar ``resume``.
 
-    With ``settle`` false, returns ``(0.0, -1)`` when a bar's direction was
-    within the combo's tie bound, for the caller to settle: keeping the
-    test against the bound out of the loop keeps it as fast as it was
-    without one.  With ``settle`` true (the second pass of such a combo),
-    every bar inside the bound gets the tie rule's direction
-    (``_exact.direction_at``); the features are recomputed exactly as in
-    the first pass, so the bars outside it are the same.
+    The outer WMAs re-anchor every ``block`` bars from ``start``, so at each
+    block's first bar the state of the pass is the cached rows plus the
+    booking so far.  With ``settle`` false, a block some bar of which came
+    within the tie bound stops the pass: it returns ``(0.0, UNSETTLED,
+    block's first bar, booking before it)``, every earlier bar having had its
+    exact direction.  Testing once per block keeps the bar loop as fast as it
+    was without the tie rule.  With ``settle`` true (the pass resumed at that
+    block), every bar inside the bound gets the tie rule's direction
+    (``_exact.direction_at``); the features are recomputed exactly as in the
+    first pass.  ``resume == start`` begins afresh (the booking arguments
+    are then ignored).
     """
     n = close.shape[0]
     if start >= n:
-        return 0.0, 0
+        return 0.0, 0, start, 0, 0.0, 0.0, 0
     p_h, p_3 = w[ROOT], w[Q]
     pf_h, pf_3 = float(p_h), float(p_3)
     # both outer WMAs re-anchor together, every block bars
@@ -72,27 +77,38 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
         size *= 2
     mask = size - 1
     ring_h, ring_3 = np.empty(size), np.empty(size)
-    for t in range(max(start - max(p_h, p_3), 0), start + 1):
+    for t in range(max(resume - max(p_h, p_3), 0), resume + 1):
         ring_h[t & mask] = 2.0 * half[t] - full[t]
         ring_3[t & mask] = 3.0 * third_q[t] - half_q[t] - q_raw[t]
-    anchor_h, plain_h, weighted_h = _exact_sums(ring_h, mask, start, p_h)
-    anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, start, p_3)
+    anchor_h, plain_h, weighted_h = _exact_sums(ring_h, mask, resume, p_h)
+    anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, resume, p_3)
     difference = anchor_h + weighted_h * scale_h - (anchor_3 + weighted_3 * scale_3)
-    direction = float_direction(difference)
+    now = float_direction(difference)
     if settle and not abs(difference) > bound:
-        direction = direction_at(close, start, w, difference, 0.0, bound)
-    # the smallest |HMA - HMA3| met: a branch-free min costs the loop less
-    # than testing every bar against the bound
+        now = direction_at(close, resume, w, difference, 0.0, bound)
+    # the booking before the current block, handed back if it must be settled
+    block_first = resume
+    before = (direction, entry, pnl, n_trades)
+    if resume == start:
+        direction, entry, pnl, n_trades = now, close[start], 0.0, 0
+    else:
+        direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[resume], pnl,
+                                                      n_trades, fee)
+    # the smallest |HMA - HMA3| of the block: a branch-free min costs the
+    # loop less than testing every bar against the bound
     closest = abs(difference)
-    entry = close[start]
-    pnl, n_trades = 0.0, 0
     left = block - 1
-    for t in range(start + 1, n):
+    for t in range(resume + 1, n):
         newest_h = 2.0 * half[t] - full[t]
         newest_3 = 3.0 * third_q[t] - half_q[t] - q_raw[t]
         ring_h[t & mask] = newest_h
         ring_3[t & mask] = newest_3
         if left == 0:
+            if closest <= bound and not settle:
+                return (0.0, _numba.UNSETTLED, block_first) + before
+            block_first = t
+            before = (direction, entry, pnl, n_trades)
+            closest = np.inf
             left = block - 1
             anchor_h, plain_h, weighted_h = _exact_sums(ring_h, mask, t, p_h)
             anchor_3, plain_3, weighted_3 = _exact_sums(ring_3, mask, t, p_3)
@@ -108,10 +124,24 @@ def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound
         direction, entry, pnl, n_trades = _numba.book(now, direction, entry, close[t], pnl,
                                                       n_trades, fee)
     if closest <= bound and not settle:
-        # a bar the floating features could not decide: the caller settles
-        # the combo on the exact path
-        return 0.0, -1
-    return pnl, n_trades
+        return (0.0, _numba.UNSETTLED, block_first) + before
+    return pnl, n_trades, n, 0, 0.0, 0.0, 0
+
+
+@njit(cache=True)
+def _fused_combo(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, settle):
+    """(PnL, trades) of one combo; an undecided one is ``(0.0, UNSETTLED)`` unless ``settle``.
+
+    With ``settle``, the pass that met a bar inside the tie bound resumes at
+    that bar's block on the exact path, so settling costs one block, not a
+    second pass over the series.
+    """
+    walk = _fused_walk(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, False,
+                       start, 0, 0.0, 0.0, 0)
+    if walk[1] == _numba.UNSETTLED and settle:
+        walk = _fused_walk(close, half, full, third_q, half_q, q_raw, w, start, fee, bound, True,
+                           walk[2], walk[3], walk[4], walk[5], walk[6])
+    return walk[0], walk[1]
 
 
 @njit(cache=True, inline="always")
@@ -125,13 +155,10 @@ def _fused_task(series, table, rows, windows, starts, bounds, fee, i, settle):
 @njit(parallel=True, cache=True)
 def _fused_combos(series, table, rows, windows, starts, bounds, fee, pnl, n_trades):
     for i in prange(windows.shape[0]):
+        # an undecided combo is settled on the spot, overlapping the other
+        # threads' combos
         pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee, i,
-                                          False)
-        if n_trades[i] == _numba.UNSETTLED:
-            # settled on the spot by a second pass, overlapping the other
-            # threads' combos
-            pnl[i], n_trades[i] = _fused_task(series, table, rows, windows, starts, bounds, fee,
-                                              i, True)
+                                          True)
 
 
 @njit(cache=True)
