@@ -19,10 +19,11 @@ DEFAULT_LENGTHS = np.linspace(6, 200, 80).round().astype(np.int64)
 #: number of updates (quadratically, in the worst case ``_exact.tie_bound``
 #: covers); re-anchoring bounds it, and summing deviations from the anchor
 #: price keeps each update's round-off small.  256, as before the tie rule:
-#: a block of 64 shrank the bound (the same single combo of the benchmark
-#: series is settled exactly either way) but cost the sliding engines 12-16%
-#: (``benchmarks/results/hostile_before_after.json``).  Compiled kernels
-#: freeze this value: clear numba's cache after changing it.
+#: a block of 64 shrank the bound (a few combos of the benchmark series are
+#: settled exactly either way) but cost the sliding engines 12-16%.  It is
+#: also the granularity at which ``fast`` resumes an undecided combo on the
+#: exact path.  Compiled kernels freeze this value: clear numba's cache
+#: after changing it.
 REANCHOR = 256
 
 #: Column order of :func:`hma_windows`.
