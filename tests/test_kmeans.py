@@ -300,23 +300,22 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
     assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
 
 
-def test_blas_chunks_give_the_numba_engines_bits(monkeypatch):
-    """Whatever the chunk of rows per GEMM, labels and cluster sums are the numba engine's."""
+@pytest.mark.parametrize("n_samples", [5_000, 2_049, 255])
+def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples):
+    """Blocks that split scikit-learn's 256-row chunks change no bit; labels are KMeans'."""
     from skfast.cluster import _blas, _numba
 
     rng = np.random.default_rng(1)
-    X = np.ascontiguousarray(rng.integers(-3, 4, (5_000, 7)).astype(float))  # exact ties
-    centers = X[rng.choice(5_000, 9, replace=False)] + 0.5
-    weights = rng.uniform(0.5, 2.0, 5_000)
-    expected = _numba.lloyd_step(X, weights, centers)
-    for chunk_bytes in (64 * 8 * 9, 1000 * 8 * 9, 2**22):
-        monkeypatch.setattr(_blas, "_CHUNK_BYTES", chunk_bytes)
-        for got, want in zip(_blas.lloyd_step(X, weights, centers), expected):
-            assert np.array_equal(got, want)
-    X32, centers32 = X.astype(np.float32), centers.astype(np.float32)
-    for got, want in zip(_blas.lloyd_step(X32, weights, centers32),
-                         _numba.lloyd_step(X32, weights, centers32)):
-        assert np.array_equal(got, want)
+    X = np.ascontiguousarray(rng.integers(-3, 4, (n_samples, 7)).astype(float))  # exact ties
+    centers = X[rng.choice(n_samples, 9, replace=False)] + 0.5
+    weights = rng.uniform(0.5, 2.0, n_samples)
+    for data, middle in ((X, centers), (X.astype(np.float32), centers.astype(np.float32))):
+        got = _blas.lloyd_step(data, weights, middle)
+        for got_part, want in zip(got, _numba.lloyd_step(data, weights, middle)):
+            assert np.array_equal(got_part, want)
+        sklearn = KMeans(9, init=middle, n_init=1, max_iter=1).fit(data)
+        sklearn.cluster_centers_ = middle  # KMeans.predict: its chunked GEMM on these centres
+        assert np.array_equal(got[0], sklearn.predict(data))
 
 
 def test_unknown_engine_lists_valid_ones():
