@@ -29,6 +29,7 @@ from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "available_engines",
+    "blas_threads",
     "Engine",
     "EngineTable",
     "GateSpec",
@@ -417,6 +418,11 @@ def engine_run(estimator, engine: Engine, n_threads=_ESTIMATOR_THREADS):
     with compute_threads(n_threads, engine) as n_threads:
         yield kernels, n_threads
     estimator.engine_ = engine.name
+
+
+def blas_threads(n_threads):
+    """BLAS limited to ``n_threads`` threads (every loaded BLAS library), then restored."""
+    return _blas_controller().limit(limits=n_threads, user_api="blas")
 
 
 @contextmanager

@@ -23,8 +23,8 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, compute_threads,
-                        engine_run, numba_threads)
+from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, blas_threads,
+                        compute_threads, engine_run, numba_threads)
 from .._base import DocLinkMixin
 from .._centring import centred_copy
 from .._crossovers import load_crossovers
@@ -41,8 +41,9 @@ from ._sparse import (centers_squared_norms, csr_parts, relocate_empty_clusters,
 # numba loop and the bounds on every cell (1.03-2.5x KMeans, against
 # 0.62-2.2x for numba), since with so few centres the bounds skip little.
 # Above, the bounds win on structured data (3.1x KMeans at d=64, K=256
-# blobs) and lose on overlapping clusters, where auto switches to blas once
-# they are seen to scan nearly everything (_BoundsThenDense).
+# blobs) and lose on overlapping clusters, where auto runs blas instead
+# when a probe on a subsample sees them scan nearly everything
+# (_bounds_pay).
 AUTO_DENSE_MAX_CLUSTERS = 8
 
 
@@ -53,8 +54,8 @@ def _auto_engine(available, *, n_samples, n_features, n_clusters, algorithm, spa
     Otherwise the blas engine's fused GEMM pass for few clusters
     (``n_clusters <= AUTO_DENSE_MAX_CLUSTERS``), where the bounds can skip
     little, and Hamerly's bounds above, where each skipped scan saves a row
-    of distances (and ``fit`` moves on to blas if they do not,
-    :class:`_BoundsThenDense`).  Sparse data runs on numba's sparse pass
+    of distances (``fit`` runs blas instead when a probe on a subsample
+    shows that they would not, :func:`_bounds_pay`).  Sparse data runs on numba's sparse pass
     (the bounds do not serve it yet).
 
     After :func:`skfast.tune` has run on this machine, the threshold is the
@@ -211,55 +212,78 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
     return labels, inertia(X, sample_weight, centers, labels), centers, i + 1
 
 
-# auto on dense data with many clusters: Hamerly's bounds first; if step
-# PROBE_ITERATIONS still scanned more than DENSE_SCAN_SHARE of all
-# sample-centre pairs (overlapping clusters: on unstructured data the bounds
-# rescan everything, step after step), the run goes on with the fused GEMM
-# pass of the blas engine, for which a scan costs less than for the
-# bounds' gathered rows.  Step 1 scans everything (it sets the bounds);
-# step 2 already separates the kinds of benchmarks/kmeans_kinds.py: from
-# k-means++ centres it scanned 4-39% of the pairs on blobs and 100-106% on
-# unstructured, heavy-tailed, low-rank and digits data at 64-256 features,
-# where every probing step costs twice a blas step.
+# auto on dense data with many clusters: before the run, Hamerly's bounds
+# take PROBE_ITERATIONS steps on an evenly spaced subsample of at least
+# PROBE_MIN_ROWS rows (PROBE_ROWS_PER_CLUSTER per cluster), from the run's
+# first centres.  If the last step still scanned more than DENSE_SCAN_SHARE
+# of the sample-centre pairs (overlapping clusters: on unstructured data the
+# bounds rescan everything, step after step), the run is the blas engine's,
+# for which a scan costs less than for the bounds' gathered rows.  Step 1
+# scans everything (it sets the bounds); step 2 already separates the kinds
+# of benchmarks/kmeans_kinds.py: from k-means++ centres it scanned 4-39% of
+# the pairs on blobs and 100-106% on unstructured, heavy-tailed, low-rank and
+# digits data at 64-256 features.  The probe only chooses the engine: the
+# run itself is one engine's from its first step, and both give the exact
+# labels (the tie rule).
 PROBE_ITERATIONS = 2
+PROBE_MIN_ROWS = 2048
+PROBE_ROWS_PER_CLUSTER = 8
 DENSE_SCAN_SHARE = 0.9
 
 
-class _BoundsThenDense:
-    """``engine="auto"``'s step: bounds while they pay, the fused GEMM pass after.
+def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
+    """Whether Hamerly's bounds skip enough scans on X to beat the blas pass.
 
-    Both give the exact labels (the tie rule), so the switch changes no
-    label and no ``n_iter_``; the centres' sums are then added by the blas
-    engine's blocks instead of the bounds', which moves them by round-off
-    only.  ``switched`` tells which engine finished the run.
+    ``bounded``: the hamerly kernels.  Consumes no randomness and changes
+    nothing the fit returns.
     """
+    n_rows = max(PROBE_MIN_ROWS, PROBE_ROWS_PER_CLUSTER * centers.shape[0])
+    stride = max(1, X.shape[0] // n_rows)
+    rows = np.ascontiguousarray(X[::stride])
+    weights = np.ascontiguousarray(sample_weight[::stride], dtype=np.float64)
+    probe = bounded.BoundedStep(rows, np.ascontiguousarray(squared_norms[::stride]))
+    centers = np.array(centers, dtype=X.dtype)
+    scanned = 1.0
+    # BLAS on one thread: the probe's products are small, and OpenBLAS
+    # workers left spinning after them slowed the run's first steps by more
+    # than the probe itself took
+    with blas_threads(1):
+        for _ in range(PROBE_ITERATIONS):
+            scanned = _probe_step(probe, rows, weights, centers)
+            centers = probe.next_centers
+    return scanned <= DENSE_SCAN_SHARE
 
-    def __init__(self, bounded, dense, dense_engine, n_threads, max_squared_norm):
-        self.bounded, self.dense, self.dense_engine = bounded, dense, dense_engine
-        self.n_threads, self.max_squared_norm = n_threads, max_squared_norm
-        self.switched, self.calls, self._dense_evaluations = False, 0, 0
 
-    @property
-    def distance_evaluations(self):
-        return self.bounded.distance_evaluations + self._dense_evaluations
+def _probe_step(probe, rows, weights, centers):
+    """One step of the probe: the share of pairs it scanned; ``probe.next_centers`` set."""
+    before = probe.distance_evaluations
+    _, sums, cluster_weights = probe(rows, weights, centers)
+    # a new array: the step keeps the previous centres to measure shifts;
+    # an empty cluster keeps its centre
+    filled = cluster_weights > 0
+    probe.next_centers = centers.copy()
+    probe.next_centers[filled] = (sums[filled] / cluster_weights[filled, None]).astype(
+        centers.dtype)
+    return (probe.distance_evaluations - before) / (rows.shape[0] * centers.shape[0])
 
-    def __call__(self, X, sample_weight, centers):
-        if not self.switched:
-            before = self.bounded.distance_evaluations
-            result = self.bounded(X, sample_weight, centers)
-            self.calls += 1
-            scanned = (self.bounded.distance_evaluations - before) / (X.shape[0] * len(centers))
-            self.switched = self.calls == PROBE_ITERATIONS and scanned > DENSE_SCAN_SHARE
-            return result
-        self._dense_evaluations += X.shape[0] * len(centers)
-        with compute_threads(self.n_threads, self.dense_engine):
-            return self.dense.lloyd_step(X, sample_weight, centers, self.max_squared_norm)
 
-    def assign(self, X, centers):
-        if not self.switched:
-            return self.bounded.assign(X, centers).copy()
-        with compute_threads(self.n_threads, self.dense_engine):
-            return self.dense.assign_labels(X, centers, self.max_squared_norm)
+def _dense_operations(dense, n_threads, max_squared_norm):
+    """``(step, assign, inertia)`` of the blas engine inside another engine's fit.
+
+    Each call limits the threads for blas itself (BLAS one thread inside its
+    parallel pass), not for the engine whose context the fit holds.
+    """
+    kernels = dense.load()
+
+    def step(X, sample_weight, centers):
+        with compute_threads(n_threads, dense):
+            return kernels.lloyd_step(X, sample_weight, centers, max_squared_norm)
+
+    def assign(X, centers):
+        with compute_threads(n_threads, dense):
+            return kernels.assign_labels(X, centers, max_squared_norm)
+
+    return step, assign, kernels.inertia
 
 
 def _sparse_operations(kernels, X, sample_weight):
@@ -376,10 +400,10 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Compute engine.  ``"auto"`` picks the blas engine (one fused GEMM
         pass per chunk of rows) for few clusters (``n_clusters <= 8``) and
         the hamerly engine (bounds, with BLAS or loops for the remaining
-        scans) above, continuing on blas when the bounds' second step still
-        scanned over 90% of the sample-centre pairs; numba's sparse pass for
-        sparse X.  See
-        :attr:`engine_` for the engine that ran (finished the run).
+        scans) above, unless two steps of the bounds on a subsample of X
+        (from the first centres) still scan over 90% of the sample-centre
+        pairs, when the run is blas'; numba's sparse pass for sparse X.  See
+        :attr:`engine_` for the engine that ran.
     n_threads : int or None, default=None
         Threads for BLAS or numba during fit and predict; None uses every core.
         Results do not depend on it.
@@ -629,29 +653,36 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         weights64 = sample_weight.astype(np.float64)
 
         best = None
+        # auto on dense data with many clusters: the bounds, unless a probe
+        # shows that they would skip little (_bounds_pay)
+        probe = (self.engine == "auto" and algorithm == "lloyd" and not sp.issparse(X)
+                 and engine.provides("BoundedStep"))
+        dense = None
         with engine_run(self, engine) as (kernels, _):
             for _ in range(n_init):
+                centers = self._init_centroids(X, x_squared_norms, init, random_state,
+                                               sample_weight)
+                if probe:
+                    probe = False
+                    if not _bounds_pay(kernels, X, centred_norms, sample_weight, centers):
+                        dense = self._engine_table["blas"]
                 if sp.issparse(X):
                     step, assign, inertia_of = _sparse_operations(kernels, X, sample_weight)
                     relocate = relocate_empty_clusters
+                elif dense is not None:
+                    step, assign, inertia_of = _dense_operations(dense, self.n_threads,
+                                                                 float(centred_norms.max()))
+                    relocate = _relocate_empty_clusters
                 elif engine.provides("BoundedStep"):
                     # carries per-sample distance bounds across iterations
                     step = kernels.BoundedStep(X, centred_norms)
-                    if self.engine == "auto" and algorithm == "lloyd":
-                        dense = self._engine_table["blas"]
-                        step = _BoundsThenDense(step, dense.load(), dense, self.n_threads,
-                                                float(centred_norms.max()))
-                        assign = step.assign
-                    else:
-                        assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
+                    assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
                     inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
                 else:
                     max_squared_norm = float(centred_norms.max())
                     step = partial(kernels.lloyd_step, max_squared_norm=max_squared_norm)
                     assign = partial(kernels.assign_labels, max_squared_norm=max_squared_norm)
                     inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
-                centers = self._init_centroids(X, x_squared_norms, init, random_state,
-                                               sample_weight)
                 if self.verbose:
                     print("Initialization complete")
                 labels, inertia, centers, n_iter = _lloyd_single(
@@ -663,12 +694,11 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                         labels, best[0], self.n_clusters)):
                     evaluations = getattr(step, "distance_evaluations",
                                           X.shape[0] * self.n_clusters * n_iter)
-                    best = (labels, inertia, centers, n_iter, evaluations,
-                            getattr(step, "switched", False))
-        if best[5]:
-            self.engine_ = "blas"  # the engine that finished the run kept
+                    best = (labels, inertia, centers, n_iter, evaluations)
+        if dense is not None:
+            self.engine_ = dense.name  # the probe chose the dense pass
 
-        labels, inertia, centers, n_iter, evaluations, _ = best
+        labels, inertia, centers, n_iter, evaluations = best
         distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
