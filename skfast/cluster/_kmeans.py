@@ -239,10 +239,13 @@ def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
     """
     n_rows = max(PROBE_MIN_ROWS, PROBE_ROWS_PER_CLUSTER * centers.shape[0])
     stride = max(1, X.shape[0] // n_rows)
-    rows = np.ascontiguousarray(X[::stride])
+    # in float64 whatever X's dtype: the share the bounds skip hardly depends
+    # on it, and float32's wide near-tie margin would send many rows of the
+    # probe to scikit-learn's expression
+    rows = np.ascontiguousarray(X[::stride], dtype=np.float64)
     weights = np.ascontiguousarray(sample_weight[::stride], dtype=np.float64)
     probe = bounded.BoundedStep(rows, np.ascontiguousarray(squared_norms[::stride]))
-    centers = np.array(centers, dtype=X.dtype)
+    centers = np.array(centers, dtype=np.float64)
     scanned = 1.0
     # BLAS on one thread: the probe's products are small, and OpenBLAS
     # workers left spinning after them slowed the run's first steps by more

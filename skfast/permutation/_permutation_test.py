@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import nullcontext
 from numbers import Integral, Real
@@ -14,7 +15,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from .._base import DocLinkMixin
 from .._centring import centre_columns
@@ -324,42 +325,26 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         self : PermutationTest
             Fitted test.
         """
+        if _is_dask_array(X) or isinstance(X, np.memmap):
+            return self._fit_in_tiles(X, y)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
         group1 = self._encode_groups(y)
         n_samples, n_features = X.shape
         n_group1 = int(group1.sum())
-
-        n_splits = _n_splits_up_to(n_samples, n_group1, self.n_permutations)
-        self.exact_ = n_splits is not None
-        self.n_permutations_ = n_splits if self.exact_ else self.n_permutations
-        entropy = check_random_state(self.random_state).randint(0, 2**32, size=4, dtype=np.uint64)
-        stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
-                                   entropy=[int(e) for e in entropy])
-
-        X_centred, X_sq, var_floor, null_scale, column_scales = self._prepare_data(X, n_group1)
-        engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
-                                            n_features=n_features,
-                                            n_permutations=self.n_permutations_)
-        self.batch_size_ = self._resolve_batch_size(n_samples, n_features,
-                                                    engine.load().FEATURE_TILE)
-        batches = [(start, min(start + self.batch_size_, self.n_permutations_))
-                   for start in range(0, self.n_permutations_, self.batch_size_)]
+        stream, engine, batches = self._plan(group1, n_features)
         n_workers = min(effective_n_jobs(self.n_jobs), len(batches))
         # Threads are shared among the workers so that they never oversubscribe.
         threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
+        tile = _Tile(X, group1, n_group1, self.statistic, self.alternative, self.n_threads)
         with engine_run(self, engine, n_threads=threads_each) as (kernels, _):
-            operands = kernels.prepare(X_centred, X_sq)
-            observed = kernels.batch_statistic(operands, group1[np.newaxis], n_group1, var_floor,
-                                               self.statistic)[0]
-            threshold = self._extremeness(observed) - TIE_RTOL * np.maximum(np.abs(observed),
-                                                                             null_scale)
-            common = dict(engine=engine, stream=stream, X=X_centred, X_sq=X_sq,
-                          n_group1=n_group1, threshold=threshold, var_floor=var_floor,
+            common = dict(engine=engine, stream=stream, X=tile.X, X_sq=tile.X_sq,
+                          n_group1=n_group1, threshold=tile.threshold, var_floor=tile.var_floor,
                           statistic=self.statistic, alternative=self.alternative,
                           need_max=self.correction == "maxT")
             if n_workers == 1:
                 # In this thread, under the limits just set: no joblib round trip.
-                results = [_run_batches(batches, **common, operands=operands,
+                results = [_run_batches(batches, **common,
+                                        operands=kernels.prepare(tile.X, tile.X_sq),
                                         progress=self.verbose > 0)]
                 tasks = [batches]
             else:
@@ -369,7 +354,76 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                     for task in tasks
                 )
         counts, maxima = _merge(results, tasks, self.n_permutations_)
+        return self._finish(tile.observed, tile.column_scales, tile.threshold, counts, maxima)
 
+    def _plan(self, group1, n_features):
+        """The relabelling stream, the engine and the batches: from the global shape only."""
+        n_samples, n_group1 = group1.size, int(group1.sum())
+        n_splits = _n_splits_up_to(n_samples, n_group1, self.n_permutations)
+        self.exact_ = n_splits is not None
+        self.n_permutations_ = n_splits if self.exact_ else self.n_permutations
+        entropy = check_random_state(self.random_state).randint(0, 2**32, size=4, dtype=np.uint64)
+        stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
+                                   entropy=[int(e) for e in entropy])
+        engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
+                                            n_features=n_features,
+                                            n_permutations=self.n_permutations_)
+        self.batch_size_ = self._resolve_batch_size(n_samples, n_features,
+                                                    engine.load().FEATURE_TILE)
+        batches = [(start, min(start + self.batch_size_, self.n_permutations_))
+                   for start in range(0, self.n_permutations_, self.batch_size_)]
+        return stream, engine, batches
+
+    def _fit_in_tiles(self, X, y):
+        """:meth:`fit` on a Dask array (chunks of columns on the workers) or a memmap (tiles).
+
+        Each block of columns is one task (:func:`_tile_task`); the driver
+        gathers per-feature counts and statistics and, for max-T, each
+        block's per-relabelling maxima, reduced by an elementwise maximum
+        (exact in any order).  X itself never comes to the driver.
+        """
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"Expected a 2D array for X, got an array of shape {X.shape}.")
+        y = column_or_1d(y, warn=True)
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                             f"[{X.shape[0]}, {y.shape[0]}]")
+        if X.shape[0] < 2:
+            raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
+                             f"minimum of 2 is required.")
+        self.n_features_in_ = X.shape[1]
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        group1 = self._encode_groups(y)
+        stream, engine, batches = self._plan(group1, X.shape[1])
+        task = dict(group1=group1, n_group1=int(group1.sum()), statistic=self.statistic,
+                    alternative=self.alternative, need_max=self.correction == "maxT",
+                    engine=engine, stream=stream, batches=batches)
+        if _is_dask_array(X):
+            import dask
+
+            if X.numblocks[0] > 1:  # a task needs whole columns
+                X = X.rechunk({0: -1})
+            # every task reads the same stream and labels: one key each in the graph
+            shared = {name: dask.delayed(task[name], pure=True) for name in ("group1", "stream")}
+            # a Dask worker runs one task per thread
+            n_threads = 1 if self.n_threads is None else self.n_threads
+            results = dask.compute(*[
+                dask.delayed(_tile_task)(block, **{**task, **shared}, n_threads=n_threads)
+                for block in X.to_delayed().ravel()])
+        else:
+            width = max(1, TILE_BYTES // (8 * X.shape[0] * (4 if self.statistic == "welch_t"
+                                                             else 2)))
+            results = [_tile_task(X[:, lo:lo + width], **task, n_threads=self.n_threads)
+                       for lo in range(0, X.shape[1], width)]
+        observed, column_scales, threshold, counts = (
+            np.concatenate([r[k] for r in results]) for k in range(4))
+        maxima = np.maximum.reduce([r[4] for r in results])
+        self.engine_ = engine.name
+        return self._finish(observed, column_scales, threshold, counts, maxima)
+
+    def _finish(self, observed, column_scales, threshold, counts, maxima):
+        """Statistic and p-values from the counts (and maxima) of every feature."""
         # The columns were scaled by powers of two (exactly); the mean
         # difference is reported on the data's own scale, Welch's t is scale-free.
         self.statistic_ = (observed / column_scales if self.statistic == "mean_diff"
@@ -399,28 +453,6 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                 f"{dict(zip(self.classes_.tolist(), class_sizes.tolist()))}."
             )
         return (encoded == 1).astype(np.float64)
-
-    def _prepare_data(self, X, n_group1):
-        """Scaled, centred float64 copy, its squares, Welch's floor, tie scale, column scales.
-
-        The column scales are the powers of two each column was multiplied by.
-        """
-        n_samples = X.shape[0]
-        with numba_threads(self.n_threads):
-            X_centred, constant, squares, column_scales = centre_columns(X)
-        # Exact zeros make every statistic of a constant feature exactly 0 in
-        # every engine; a rounded mean would leave dust that engines round differently.
-        if constant.any():
-            X_centred[:, constant] = 0.0
-        group_factor = 1.0 / n_group1 + 1.0 / (n_samples - n_group1)
-        null_var = squares / n_samples * group_factor
-        # A constant feature's statistics are all exactly 0 whatever the floor.
-        var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
-        if self.statistic == "welch_t":
-            return (X_centred, np.square(X_centred), var_floor, np.ones_like(null_var),
-                    column_scales)
-        null_scale = np.where(constant, 1.0, np.sqrt(null_var))
-        return X_centred, None, var_floor, null_scale, column_scales
 
     def _extremeness(self, stat):
         if self.alternative == "two-sided":
@@ -453,6 +485,119 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         pvalues = self.pvalues_ if self.correction is None else self.pvalues_corrected_
         return pvalues <= self.alpha
+
+
+#: Bytes of a memmap's tile of columns: its centred float64 copy and the
+#: engine's operands made from it stay near this.
+TILE_BYTES = 128 * 2**20
+
+
+def _is_dask_array(X):
+    """Whether X is a ``dask.array.Array`` (without importing dask)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+#: Rows and columns of the blocks in which the observed sums are added: fixed
+#: numbers, so a column's sums never depend on the other columns of its
+#: array (a tile, a Dask chunk) or on its width.
+_SUM_ROWS = 64
+_SUM_COLUMNS = 16384
+
+
+def column_sums(A, rows=None):
+    """Per column, the sum of ``A[rows]`` (all rows when None), whatever the other columns.
+
+    Each block of :data:`_SUM_ROWS` rows is summed row after row (a
+    cumulative sum is sequential, where ``sum`` would add a single column
+    pairwise), and the block totals in order; columns go in fixed tiles.  So
+    a column's sum is the same bits in any array holding it.
+    """
+    n_samples, n_features = A.shape
+    total = np.zeros(n_features)
+    for c in range(0, n_features, _SUM_COLUMNS):
+        columns = slice(c, c + _SUM_COLUMNS)
+        for lo in range(0, n_samples, _SUM_ROWS):
+            block = A[lo:lo + _SUM_ROWS, columns]
+            if rows is not None:
+                block = block[rows[lo:lo + _SUM_ROWS]]
+            if block.shape[0]:
+                total[columns] += np.cumsum(block, axis=0)[-1]
+    return total
+
+
+def observed_statistic(X, X_sq, in_group1, n_group1, var_floor, statistic):
+    """The statistic of the observed labelling, column by column (:func:`column_sums`).
+
+    The engines' batched products would add a column's terms in an order
+    that may depend on the other columns of the product; the observed
+    statistic is reported, so it is computed here, the same bits for a
+    column whether the fit holds all of X or one chunk of its columns.
+    """
+    n_group0 = X.shape[0] - n_group1
+    in_group0 = ~in_group1
+    S1, S0 = column_sums(X, in_group1), column_sums(X, in_group0)
+    mean1, mean0 = S1 / n_group1, S0 / n_group0
+    if statistic == "mean_diff":
+        return mean1 - mean0
+    Q1, Q0 = column_sums(X_sq, in_group1), column_sums(X_sq, in_group0)
+    var1 = np.maximum(Q1 - S1 * mean1, 0.0) / (n_group1 - 1)
+    var0 = np.maximum(Q0 - S0 * mean0, 0.0) / (n_group0 - 1)
+    return (mean1 - mean0) / np.sqrt(np.maximum(var1 / n_group1 + var0 / n_group0, var_floor))
+
+
+class _Tile:
+    """One block of columns made ready for the engines, with its observed statistic."""
+
+    def __init__(self, X, group1, n_group1, statistic, alternative, n_threads):
+        """Scaled, centred float64 copy, its squares, Welch's floor, tie scale, column scales.
+
+        Everything here is per column, so a tile of X gives its columns'
+        values bit for bit as the whole of X does.  The column scales are the
+        powers of two each column was multiplied by.
+        """
+        n_samples = X.shape[0]
+        with numba_threads(n_threads):
+            X_centred, constant, squares, self.column_scales = centre_columns(X)
+        # Exact zeros make every statistic of a constant feature exactly 0 in
+        # every engine; a rounded mean would leave dust that engines round differently.
+        if constant.any():
+            X_centred[:, constant] = 0.0
+        group_factor = 1.0 / n_group1 + 1.0 / (n_samples - n_group1)
+        null_var = squares / n_samples * group_factor
+        # A constant feature's statistics are all exactly 0 whatever the floor.
+        self.var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
+        self.X = X_centred
+        if statistic == "welch_t":
+            self.X_sq, null_scale = np.square(X_centred), np.ones_like(null_var)
+        else:
+            self.X_sq, null_scale = None, np.where(constant, 1.0, np.sqrt(null_var))
+        self.observed = observed_statistic(self.X, self.X_sq, group1 != 0, n_group1,
+                                           self.var_floor, statistic)
+        extremeness = (np.abs(self.observed) if alternative == "two-sided"
+                       else self.observed if alternative == "greater" else -self.observed)
+        self.threshold = extremeness - TIE_RTOL * np.maximum(np.abs(self.observed), null_scale)
+
+
+def _tile_task(X, *, group1, n_group1, statistic, alternative, need_max, engine, stream,
+               batches, n_threads):
+    """One block of columns tested from start to end: what the driver gathers from it.
+
+    Runs wherever it is sent (a Dask worker, or this process for a memmap):
+    the block is checked, centred and counted by the engine's own kernels,
+    the relabellings rebuilt from ``stream`` (a seed and the labels), so no
+    relabelling matrix travels.  Returns ``(observed, column_scales,
+    threshold, counts, maxima)``, O(columns + relabellings).
+    """
+    X = check_array(np.asarray(X), dtype=[np.float64, np.float32], input_name="X")
+    tile = _Tile(X, group1, n_group1, statistic, alternative, n_threads)
+    with compute_threads(n_threads, engine):
+        counts, maxima = _run_batches(batches, engine=engine, stream=stream, X=tile.X,
+                                      X_sq=tile.X_sq, n_group1=n_group1,
+                                      threshold=tile.threshold, var_floor=tile.var_floor,
+                                      statistic=statistic, alternative=alternative,
+                                      need_max=need_max)
+    return tile.observed, tile.column_scales, tile.threshold, counts, maxima
 
 
 def _n_splits_up_to(n_samples, n_group1, limit):
