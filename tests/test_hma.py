@@ -418,3 +418,18 @@ def test_vectorised_tie_bounds_equal_the_scalar_bound():
     windows = hma_windows(np.r_[1, 2, 3, DEFAULT_LENGTHS, 5_000])
     expected = np.array([[tie_bound(w, float(np.max(np.abs(x)))) for x in close] for w in windows])
     assert np.array_equal(tie_bounds(close, windows), expected)
+
+
+@pytest.mark.parametrize("n_lengths, n_assets, n_jobs", [(80, 1, 2), (7, 3, 2), (2, 5, 8), (1, 1, 4)])
+def test_joblib_tasks_cover_each_combo_once_in_blocks_of_neighbours(n_lengths, n_assets, n_jobs):
+    from skfast.backtest._hma import TASKS_PER_WORKER, sweep_tasks
+
+    lengths = np.random.default_rng(0).permutation(np.arange(6, 6 + n_lengths))
+    tasks = sweep_tasks(lengths, n_assets, n_jobs)
+    seen = sorted((int(c), a) for a, combos in tasks for c in combos)
+    assert seen == sorted((c, a) for c in range(n_lengths) for a in range(n_assets))
+    for _, combos in tasks:  # a block is a run of neighbouring lengths
+        assert np.all(np.diff(np.sort(lengths[combos])) == 1)
+    costs = [lengths[combos].sum() for _, combos in tasks]
+    assert costs == sorted(costs, reverse=True)
+    assert len(tasks) <= max(n_assets, TASKS_PER_WORKER * n_jobs + n_assets)

@@ -109,3 +109,21 @@ def test_bad_out_of_core_input_is_refused_clearly(process_cluster):
         PermutationTest(99).fit(da.from_array(X[:30]), y)
     with pytest.raises(ValueError, match="2D"):
         PermutationTest(99).fit(da.from_array(X[:, 0]), y)
+
+
+@pytest.mark.parametrize("engine", ["fast", "numba"])
+def test_hma_sweep_under_the_dask_backend_is_the_default_fit(process_cluster, engine):
+    """(series, block of lengths) tasks on worker processes: the same trades and PnL."""
+    from joblib import parallel_config
+
+    from skfast.backtest import HMASweep
+    from skfast.utils._hostile import hostile_prices
+
+    X = np.column_stack([hostile_prices("tick_held", seed, n_bars=3_000)[:, 0]
+                         for seed in range(3)])
+    lengths = np.arange(6, 40)
+    expected = HMASweep(lengths=lengths, engine=engine).fit(X)
+    with parallel_config(backend="dask"):
+        got = HMASweep(lengths=lengths, engine=engine, n_jobs=2).fit(X)
+    np.testing.assert_array_equal(got.n_trades_, expected.n_trades_)
+    np.testing.assert_array_equal(got.pnl_, expected.pnl_)

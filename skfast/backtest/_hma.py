@@ -79,6 +79,30 @@ def _sweep(engine, kernels, close, lengths, fee, feature_cache, max_bytes):
     return kernels.sweep(close, lengths, fee)
 
 
+#: Tasks per joblib worker that ``n_jobs`` aims for: enough for the dynamic
+#: hand-out to balance blocks of unequal cost, few enough that each block's
+#: neighbouring lengths share most of their moving averages.
+TASKS_PER_WORKER = 4
+
+
+def sweep_tasks(lengths, n_assets, n_jobs):
+    """``(asset, combo indices)`` of each joblib task, costliest first.
+
+    A task is one series and a block of neighbouring lengths (sorted), so
+    that the feature cache of the ``cached`` and ``fast`` engines serves the
+    whole block, as in one fit; blocks are cut so that there are about
+    :data:`TASKS_PER_WORKER` tasks per worker.  Cost is taken as the sum of
+    the block's lengths (the direct WMAs' work), so the longest blocks start
+    first and the short ones fill the gaps.
+    """
+    order = np.argsort(lengths, kind="stable")
+    blocks_per_asset = max(1, min(order.size, -(-TASKS_PER_WORKER * n_jobs // n_assets)))
+    blocks = [block for block in np.array_split(order, blocks_per_asset) if block.size]
+    tasks = [(asset, block) for block in blocks for asset in range(n_assets)]
+    tasks.sort(key=lambda task: -int(np.sum(lengths[task[1]])))
+    return tasks
+
+
 def _run_task(engine, close, lengths, fee, feature_cache, max_bytes):
     """One M4 task in a worker: its combos with one compute thread."""
     kernels = engine.load()
@@ -119,10 +143,15 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         least one combo, five rows of the series, at a time).  ``auto``
         never picks ``fast`` when one combo's rows exceed it.
     n_jobs : int, default=None
-        Processes (or joblib workers) across combos; above 1 each combo is one
-        joblib task, longest first, so the skewed costs balance dynamically.
-        ``joblib.parallel_config(backend="dask")`` runs them on a Dask cluster.
-        None means 1.
+        Processes (or joblib workers) across (series, block of neighbouring
+        lengths) tasks, about four per worker, the costliest first, each
+        running the engine on one thread with its own feature cache.
+        ``joblib.parallel_config(backend="dask")`` runs them on a Dask
+        cluster.  None means 1: the engine's own threads over the whole
+        sweep.  On wide sweeps (thousands of lengths, several series)
+        worker processes beat the threads, and the Dask backend on local
+        workers about matches them (``benchmarks/results/hma_jobs.json``);
+        on small sweeps the processes' start-up costs more than it saves.
     n_threads : int, default=None
         Threads for the numba-parallel engines and BLAS; None or -1 means all
         cores.
@@ -253,16 +282,14 @@ class HMASweep(DocLinkMixin, BaseEstimator):
         return self
 
     def _sweep_across_jobs(self, engine, close, lengths, fee, n_jobs):
-        # longest lengths first: the costliest tasks start first and the short
-        # ones fill the gaps, with one task handed out at a time
-        order = np.argsort(-lengths, kind="stable")
+        tasks = sweep_tasks(lengths, close.shape[0], n_jobs)
         parts = Parallel(n_jobs=n_jobs, batch_size=1, verbose=self.verbose)(
-            delayed(_run_task)(engine, close, lengths[[i]], fee, self.feature_cache,
-                               self.max_feature_bytes) for i in order)
+            delayed(_run_task)(engine, close[[asset]], lengths[combos], fee, self.feature_cache,
+                               self.max_feature_bytes) for asset, combos in tasks)
         pnl = np.empty((lengths.size, close.shape[0]))
         n_trades = np.empty((lengths.size, close.shape[0]), dtype=np.int64)
-        for i, (part_pnl, part_trades) in zip(order, parts):
-            pnl[i], n_trades[i] = part_pnl[0], part_trades[0]
+        for (asset, combos), (part_pnl, part_trades) in zip(tasks, parts):
+            pnl[combos, asset], n_trades[combos, asset] = part_pnl[:, 0], part_trades[:, 0]
         return pnl, n_trades
 
     def predict(self, X):

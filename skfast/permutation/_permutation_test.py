@@ -315,8 +315,12 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data; never modified.
+        X : array-like, dask array or memmap of shape (n_samples, n_features)
+            Data; never modified.  A ``dask.array`` is tested chunk of
+            columns by chunk on the Dask workers (each task with
+            ``n_threads`` threads, 1 when None) and never gathered; a
+            :class:`numpy.memmap` is tested in tiles of columns in this
+            process.  Either gives the in-memory fit's results bit for bit.
         y : array-like of shape (n_samples,)
             Exactly two classes, each with at least two samples.
 
