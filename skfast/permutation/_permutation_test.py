@@ -504,29 +504,29 @@ def _is_dask_array(X):
 
 #: Rows and columns of the blocks in which the observed sums are added: fixed
 #: numbers, so a column's sums never depend on the other columns of its
-#: array (a tile, a Dask chunk) or on its width.
-_SUM_ROWS = 64
-_SUM_COLUMNS = 16384
+#: array (a tile, a Dask chunk) or on its width.  A block is at most 8 MiB.
+_SUM_ROWS = 256
+_SUM_COLUMNS = 4096
 
 
-def column_sums(A, rows=None):
-    """Per column, the sum of ``A[rows]`` (all rows when None), whatever the other columns.
+def column_sums(A, rows):
+    """Per column, the sum of ``A[rows]`` (a boolean mask), whatever the other columns.
 
-    Each block of :data:`_SUM_ROWS` rows is summed row after row (a
-    cumulative sum is sequential, where ``sum`` would add a single column
-    pairwise), and the block totals in order; columns go in fixed tiles.  So
-    a column's sum is the same bits in any array holding it.
+    Each block of :data:`_SUM_ROWS` rows is summed row after row (numpy adds
+    the rows of a C-contiguous block one at a time; a single column, which
+    numpy would add pairwise, by a cumulative sum, which is sequential), and
+    the block totals in order; columns go in fixed tiles.  So a column's sum
+    is the same bits in any array holding it.
     """
     n_samples, n_features = A.shape
     total = np.zeros(n_features)
     for c in range(0, n_features, _SUM_COLUMNS):
         columns = slice(c, c + _SUM_COLUMNS)
         for lo in range(0, n_samples, _SUM_ROWS):
-            block = A[lo:lo + _SUM_ROWS, columns]
-            if rows is not None:
-                block = block[rows[lo:lo + _SUM_ROWS]]
+            block = A[lo:lo + _SUM_ROWS, columns][rows[lo:lo + _SUM_ROWS]]  # a C-contiguous copy
             if block.shape[0]:
-                total[columns] += np.cumsum(block, axis=0)[-1]
+                total[columns] += (block.sum(axis=0) if block.shape[1] >= 2
+                                   else np.cumsum(block, axis=0)[-1])
     return total
 
 
