@@ -294,7 +294,7 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
     assert np.array_equal(auto.labels_, expected.labels_) and auto.n_iter_ == expected.n_iter_
     np.testing.assert_allclose(auto.cluster_centers_, expected.cluster_centers_, rtol=1e-8,
                                atol=1e-10)
-    # the probe decides from its second step, and not for algorithm="elkan"
+    # the probe decides from its last step, and not for algorithm="elkan"
     assert _kmeans.PROBE_ITERATIONS >= 2
     assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
 

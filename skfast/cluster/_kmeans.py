@@ -219,13 +219,16 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
 # of the sample-centre pairs (overlapping clusters: on unstructured data the
 # bounds rescan everything, step after step), the run is the blas engine's,
 # for which a scan costs less than for the bounds' gathered rows.  Step 1
-# scans everything (it sets the bounds); step 2 already separates the kinds
-# of benchmarks/kmeans_kinds.py: from k-means++ centres it scanned 4-39% of
-# the pairs on blobs and 100-106% on unstructured, heavy-tailed, low-rank and
-# digits data at 64-256 features.  The probe only chooses the engine: the
+# scans everything (it sets the bounds).  From k-means++ centres step 2
+# already separates the kinds of benchmarks/kmeans_kinds.py (5-44% of the
+# pairs on blobs and 2-feature data, 100-106% on overlapping data at 64-256
+# features), but from centres drawn among the samples the bounds of blobs
+# still scanned everything at step 3 (the centres move far) and 40-50% at
+# step 4, on the subsample as on all of X: hence four.  The probe only
+# chooses the engine: the
 # run itself is one engine's from its first step, and both give the exact
 # labels (the tie rule).
-PROBE_ITERATIONS = 2
+PROBE_ITERATIONS = 4
 PROBE_MIN_ROWS = 2048
 PROBE_ROWS_PER_CLUSTER = 8
 DENSE_SCAN_SHARE = 0.9
@@ -403,7 +406,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Compute engine.  ``"auto"`` picks the blas engine (one fused GEMM
         pass per chunk of rows) for few clusters (``n_clusters <= 8``) and
         the hamerly engine (bounds, with BLAS or loops for the remaining
-        scans) above, unless two steps of the bounds on a subsample of X
+        scans) above, unless four steps of the bounds on a subsample of X
         (from the first centres) still scan over 90% of the sample-centre
         pairs, when the run is blas'; numba's sparse pass for sparse X.  See
         :attr:`engine_` for the engine that ran.
