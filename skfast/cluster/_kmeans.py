@@ -255,22 +255,20 @@ def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
     # than the probe itself took
     with blas_threads(1):
         for _ in range(PROBE_ITERATIONS):
-            scanned = _probe_step(probe, rows, weights, centers)
-            centers = probe.next_centers
+            scanned, centers = _probe_step(probe, rows, weights, centers)
     return scanned <= DENSE_SCAN_SHARE
 
 
 def _probe_step(probe, rows, weights, centers):
-    """One step of the probe: the share of pairs it scanned; ``probe.next_centers`` set."""
+    """One step of the probe: the share of pairs it scanned, and the next centres."""
     before = probe.distance_evaluations
     _, sums, cluster_weights = probe(rows, weights, centers)
     # a new array: the step keeps the previous centres to measure shifts;
     # an empty cluster keeps its centre
     filled = cluster_weights > 0
-    probe.next_centers = centers.copy()
-    probe.next_centers[filled] = (sums[filled] / cluster_weights[filled, None]).astype(
-        centers.dtype)
-    return (probe.distance_evaluations - before) / (rows.shape[0] * centers.shape[0])
+    next_centers = centers.copy()
+    next_centers[filled] = (sums[filled] / cluster_weights[filled, None]).astype(centers.dtype)
+    return (probe.distance_evaluations - before) / (rows.shape[0] * centers.shape[0]), next_centers
 
 
 def _dense_operations(dense, n_threads, max_squared_norm):

@@ -458,11 +458,6 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
             )
         return (encoded == 1).astype(np.float64)
 
-    def _extremeness(self, stat):
-        if self.alternative == "two-sided":
-            return np.abs(stat)
-        return stat if self.alternative == "greater" else -stat
-
     def _pvalues(self, counts):
         if self.exact_:
             return counts / self.n_permutations_
@@ -550,6 +545,13 @@ def observed_statistic(X, X_sq, in_group1, n_group1, var_floor, statistic):
     return (mean1 - mean0) / np.sqrt(np.maximum(var1 / n_group1 + var0 / n_group0, var_floor))
 
 
+def extremeness(stat, alternative):
+    """``|T|``, ``T`` or ``-T``: what a relabelling must reach to count, by alternative."""
+    if alternative == "two-sided":
+        return np.abs(stat)
+    return stat if alternative == "greater" else -stat
+
+
 class _Tile:
     """One block of columns made ready for the engines, with its observed statistic."""
 
@@ -578,9 +580,8 @@ class _Tile:
             self.X_sq, null_scale = None, np.where(constant, 1.0, np.sqrt(null_var))
         self.observed = observed_statistic(self.X, self.X_sq, group1 != 0, n_group1,
                                            self.var_floor, statistic)
-        extremeness = (np.abs(self.observed) if alternative == "two-sided"
-                       else self.observed if alternative == "greater" else -self.observed)
-        self.threshold = extremeness - TIE_RTOL * np.maximum(np.abs(self.observed), null_scale)
+        self.threshold = (extremeness(self.observed, alternative)
+                          - TIE_RTOL * np.maximum(np.abs(self.observed), null_scale))
 
 
 def _tile_task(X, *, group1, n_group1, statistic, alternative, need_max, engine, stream,
