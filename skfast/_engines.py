@@ -391,11 +391,10 @@ def compute_threads(n_threads, engine: Engine):
     """
     n = effective_n_threads(n_threads)
     if engine.compiled_parallel:
-        blas_threads = n if engine.blas_between_regions else 1
-        with numba_threads(n), _blas_controller().limit(limits=blas_threads, user_api="blas"):
+        with numba_threads(n), blas_threads(n if engine.blas_between_regions else 1):
             yield n
     else:
-        with _blas_controller().limit(limits=n, user_api="blas"):
+        with blas_threads(n):
             yield n
 
 

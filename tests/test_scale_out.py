@@ -127,3 +127,22 @@ def test_hma_sweep_under_the_dask_backend_is_the_default_fit(process_cluster, en
         got = HMASweep(lengths=lengths, engine=engine, n_jobs=2).fit(X)
     np.testing.assert_array_equal(got.n_trades_, expected.n_trades_)
     np.testing.assert_array_equal(got.pnl_, expected.pnl_)
+
+
+@pytest.mark.parametrize("kind", ["huge", "tiny", "tiny_group"])
+def test_hostile_data_on_worker_processes_is_the_in_memory_fit(process_cluster, kind):
+    """Extreme scales and a group of two, chunked over columns, on the workers."""
+    X, y = _data(seed=2)
+    if kind == "huge":
+        X = X * 1e150
+    elif kind == "tiny":
+        X = X * 1e-150
+    else:
+        y = np.zeros(X.shape[0], dtype=int)
+        y[[3, 17]] = 1
+    for statistic in ("mean_diff", "welch_t"):
+        params = dict(n_permutations=199, statistic=statistic, correction="maxT",
+                      random_state=3)
+        expected = PermutationTest(**params).fit(X, y)
+        _assert_same_test(PermutationTest(**params).fit(da.from_array(X, chunks=(40, 7)), y),
+                          expected)
