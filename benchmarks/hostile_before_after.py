@@ -168,10 +168,16 @@ def measure_costs(base, pairs, baseline_first=False):
     close = make_gbm_prices()[:, None]
     for engine in ("fast", "sliding", "cached", "numba_parallel"):
         def run(package, engine=engine):
-            # the baseline kept a hidden module-level cache; this checkout keeps none
+            # The baseline kept a hidden module-level cache; this checkout
+            # keeps none.  It is emptied after the run as well: rows it still
+            # held made the next run of the *other* package 2.5 times slower
+            # (the cached engine's bimodal timings of earlier runs).
             cached = importlib.import_module(package.__name__ + ".backtest._cached")
-            getattr(cached, "clear_feature_cache", lambda: None)()
-            return package.backtest.HMASweep(engine=engine).fit(close).n_trades_
+            clear = getattr(cached, "clear_feature_cache", lambda: None)
+            clear()
+            n_trades = package.backtest.HMASweep(engine=engine).fit(close).n_trades_
+            clear()
+            return n_trades
         # a sweep takes 0.05-0.5 s: four times the pairs cost little and
         # narrow the spread that one slow run gives a process's median
         costs[f"HMASweep {engine}, 150,000 bars x 80 combos"] = paired_cost(
