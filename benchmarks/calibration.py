@@ -12,6 +12,10 @@ binomial band (:func:`scipy.stats.binom.interval`) for its number of trials:
 * maxT: the family-wise error rate over 500 null data sets of 50 features
   (any feature rejected after the correction), band around ``alpha``, and the
   uncorrected rate for contrast;
+* the same three for the one-sample (sign-flip) design: null rates for
+  the mean and the t statistic (normal and t3 noise, both symmetric, as
+  the sign-flip null needs), the max-t family-wise error, and power around
+  the one-sample t-test's;
 * power: the share of shifted features rejected for a rising shift, band
   around the power of the two-sample t-test (the optimal test for normal
   noise; a permutation test of the mean difference with equal groups is the
@@ -157,19 +161,96 @@ def _power(sizes, progress):
             "rising": bool(np.all(np.diff(powers) > 0))}
 
 
+def one_sample_t_test_power(effect, n_samples, alpha=ALPHA):
+    """Power of the two-sided one-sample t-test for a mean of ``effect`` sds."""
+    from scipy import stats
+
+    df = n_samples - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    ncp = effect * np.sqrt(n_samples)
+    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+
+
+def _symmetric_noise(distribution, shape, seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape) if distribution == "normal" else rng.standard_t(3, size=shape)
+
+
+def _sign_flips(sizes, progress):
+    """The one-sample (sign-flip) design: null rates, max-t FWER, power against the t-test."""
+    from scipy import stats
+
+    from skfast.permutation import PermutationTest
+
+    def test(n_perm, seed, **options):
+        return PermutationTest(n_perm, design="one_sample", alpha=ALPHA, random_state=seed,
+                               engine="auto", **options)
+
+    null_rows, fwer_rows, power_rows = [], [], []
+    n_features, n_perm = sizes["null_features"], sizes["null_permutations"]
+    for k, (statistic, distribution) in enumerate(
+            [(s, d) for s in ("mean_diff", "t") for d in DISTRIBUTIONS]):
+        seed = NULL_SEED + 100 + k
+        progress.note(f"sign flips: null {statistic} {distribution}")
+        fit = test(n_perm, seed, statistic=statistic).fit(
+            _symmetric_noise(distribution, (N_SAMPLES, n_features), seed))
+        rate = float(fit.get_support().mean())
+        null_rows.append(_entry(rate, binomial_band(ALPHA, n_features), statistic=statistic,
+                                distribution=distribution, seed=seed, engine=fit.engine_,
+                                rejection_rate=rate,
+                                ks_pvalue=float(stats.kstest(fit.pvalues_, "uniform").pvalue)))
+        progress.step()
+    n_sets, n_fwer_features, n_fwer_perm = (sizes["fwer_sets"], sizes["fwer_features"],
+                                            sizes["fwer_permutations"])
+    for distribution in DISTRIBUTIONS:
+        progress.note(f"sign flips: max-t {distribution}")
+        any_rejected = any_rejected_raw = 0
+        for seed in range(n_sets):
+            fit = test(n_fwer_perm, seed, statistic="t", correction="maxT").fit(
+                _symmetric_noise(distribution, (N_SAMPLES, n_fwer_features), 1000 + seed))
+            any_rejected += bool(fit.get_support().any())
+            any_rejected_raw += bool((fit.pvalues_ <= ALPHA).any())
+        fwer = any_rejected / n_sets
+        fwer_rows.append(_entry(fwer, binomial_band(ALPHA, n_sets), statistic="t",
+                                distribution=distribution, seeds=[1000, 1000 + n_sets - 1],
+                                fwer=fwer, fwer_uncorrected=any_rejected_raw / n_sets))
+        progress.step()
+    n_power, n_power_perm = sizes["power_features"], sizes["power_permutations"]
+    noise = _symmetric_noise("normal", (N_SAMPLES, n_power), POWER_SEED)
+    progress.note("sign flips: power")
+    for effect in EFFECTS:
+        fit = test(n_power_perm, POWER_SEED, statistic="t").fit(noise + effect)
+        power = float(fit.get_support().mean())
+        expected = one_sample_t_test_power(effect, N_SAMPLES)
+        power_rows.append(_entry(power, binomial_band(expected, n_power), effect=effect,
+                                 engine=fit.engine_, power=power, t_test_power=expected))
+    progress.step()
+    powers = [r["power"] for r in power_rows]
+    return {"n_samples": N_SAMPLES,
+            "null": {"n_features": n_features, "n_permutations": n_perm, "rows": null_rows},
+            "maxT": {"n_sets": n_sets, "n_features": n_fwer_features,
+                     "n_permutations": n_fwer_perm, "rows": fwer_rows},
+            "power": {"n_features": n_power, "n_permutations": n_power_perm, "statistic": "t",
+                      "distribution": "normal", "seed": POWER_SEED, "rows": power_rows,
+                      "rising": bool(np.all(np.diff(powers) > 0))}}
+
+
 def run(mode="full", *, progress=None):
     """Null rejection rates, maxT family-wise error and power, each with its binomial band."""
     progress = progress or NoProgress()
     sizes = SIZES[mode]
     n_cells = len(STATISTICS) * len(DISTRIBUTIONS) * len(GROUPS)
-    progress.section("permutation calibration", n_cells + 2 + len(EFFECTS))
+    progress.section("permutation calibration", n_cells + 2 + len(EFFECTS) + 7)
     section = {"mode": mode, "alpha": ALPHA, "confidence": CONFIDENCE,
                "null": _null(sizes, progress), "maxT": _fwer(sizes, progress),
-               "power": _power(sizes, progress)}
-    entries = [r for part in ("null", "maxT", "power") for r in section[part]["rows"]]
+               "power": _power(sizes, progress), "sign_flip": _sign_flips(sizes, progress)}
+    flips = section["sign_flip"]
+    entries = ([r for part in ("null", "maxT", "power") for r in section[part]["rows"]]
+               + [r for part in ("null", "maxT", "power") for r in flips[part]["rows"]])
     section["summary"] = {"n_entries": len(entries),
                           "n_in_band": sum(r["in_band"] for r in entries),
-                          "power_rising": section["power"]["rising"]}
+                          "power_rising": section["power"]["rising"],
+                          "sign_flip_power_rising": flips["power"]["rising"]}
     return section
 
 
@@ -205,6 +286,28 @@ def report(section):
               f"{'in band':>8}"]
     lines += [f"{r['effect']:6.2f} {r['power']:9.3f} {r['t_test_power']:13.3f} "
               f"{_band_text(r['band']):>16} {yes[r['in_band']]:>8}" for r in power["rows"]]
+    flips = section.get("sign_flip")
+    if flips:
+        lines += ["", f"Sign flips (design=\"one_sample\", n={flips['n_samples']}): null "
+                  f"rejection over {flips['null']['n_features']} features "
+                  f"(R={flips['null']['n_permutations']})",
+                  f"{'statistic':<10} {'noise':<7} {'rejected':>9} {conf + ' band':>16} "
+                  f"{'KS p':>7} {'in band':>8}"]
+        lines += [f"{r['statistic']:<10} {r['distribution']:<7} {r['rejection_rate']:9.4f} "
+                  f"{_band_text(r['band'], '.4f'):>16} {r['ks_pvalue']:7.3f} "
+                  f"{yes[r['in_band']]:>8}" for r in flips["null"]["rows"]]
+        m = flips["maxT"]
+        lines += ["", f"Sign flips, max-t FWER over {m['n_sets']} null data sets of "
+                  f"{m['n_features']} features (R={m['n_permutations']})"]
+        lines += [f"{r['distribution']:<7} {r['fwer']:10.3f} {_band_text(r['band']):>16} "
+                  f"uncorrected {r['fwer_uncorrected']:.3f} {yes[r['in_band']]:>8}"
+                  for r in m["rows"]]
+        pw = flips["power"]
+        lines += ["", f"Sign flips, power of t against the one-sample t-test "
+                  f"({pw['n_features']} features, R={pw['n_permutations']}); rising: "
+                  f"{yes[pw['rising']]}"]
+        lines += [f"{r['effect']:6.2f} {r['power']:9.3f} {r['t_test_power']:13.3f} "
+                  f"{_band_text(r['band']):>16} {yes[r['in_band']]:>8}" for r in pw["rows"]]
     s = section["summary"]
     lines += ["", f"{s['n_in_band']} of {s['n_entries']} entries inside their {conf} band"]
     return "\n".join(lines)

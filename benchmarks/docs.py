@@ -228,10 +228,35 @@ def _calibration(sources):
               [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
                 band(r["band"], ".3f"), yes[r["in_band"]]] for r in power["rows"]]),
     ]
+    flips = s.get("sign_flip")
+    if flips:
+        fnull, ffwer, fpower = flips["null"], flips["maxT"], flips["power"]
+        parts += [
+            f"Sign flips (`design=\"one_sample\"`, n = {flips['n_samples']}, symmetric noise): "
+            f"the share of {fnull['n_features']:,} null features rejected, R = "
+            f"{fnull['n_permutations']:,}:",
+            Table(["statistic", "noise", "rejected", f"{conf} band", "KS p", "in band"],
+                  [[f"`{r['statistic']}`", r["distribution"], f"{r['rejection_rate']:.4f}",
+                    band(r["band"], ".4f"), f"{r['ks_pvalue']:.3f}", yes[r["in_band"]]]
+                   for r in fnull["rows"]]),
+            f"Sign flips, `statistic=\"t\", correction=\"maxT\"` (mne's max-t): family-wise "
+            f"error over {ffwer['n_sets']:,} null data sets of {ffwer['n_features']} features, "
+            f"R = {ffwer['n_permutations']:,}:",
+            Table(["noise", "FWER, max-t", f"{conf} band", "FWER, uncorrected", "in band"],
+                  [[r["distribution"], f"{r['fwer']:.3f}", band(r["band"], ".3f"),
+                    f"{r['fwer_uncorrected']:.3f}", yes[r["in_band"]]] for r in ffwer["rows"]]),
+            f"Sign flips, power of `t` ({fpower['n_features']:,} features with mean `effect` "
+            f"sds, normal noise, R = {fpower['n_permutations']:,}) against the power of the "
+            f"one-sample t-test:",
+            Table(["effect (sd)", "rejected", "t-test power", f"{conf} band", "in band"],
+                  [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
+                    band(r["band"], ".3f"), yes[r["in_band"]]] for r in fpower["rows"]]),
+        ]
     summary = s["summary"]
+    rising = summary["power_rising"] and summary.get("sign_flip_power_rising", True)
     parts.append(f"**{summary['n_in_band']} of {summary['n_entries']}** entries inside their "
                  f"{conf} band; power "
-                 + ("rises with the effect." if summary["power_rising"]
+                 + ("rises with the effect." if rising
                     else "does **not** rise with the effect!"))
     return parts
 

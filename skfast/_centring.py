@@ -160,7 +160,7 @@ _NUMPY_MAX_ELEMENTS = 2**16
 _TILE_ELEMENTS = 2**22
 
 
-def _centre_columns_in_numpy(X):
+def _centre_columns_in_numpy(X, centre=True):
     """:func:`centre_columns` for data of one row block, in numpy: the same bits.
 
     With a single block the compiled passes add each column's values in row
@@ -185,8 +185,9 @@ def _centre_columns_in_numpy(X):
         scales[lo:hi] = np.ldexp(1.0, np.minimum(-exponent, 1000))
         centred = out[:, lo:hi]
         np.multiply(tile, scales[lo:hi], out=centred, dtype=np.float64)
-        mean = (np.zeros(hi - lo) + _sums_in_row_order(centred)) / n_samples
-        centred -= mean
+        if centre:
+            mean = (np.zeros(hi - lo) + _sums_in_row_order(centred)) / n_samples
+            centred -= mean
         squares[lo:hi] = _sums_in_row_order(np.square(centred))
         constant[lo:hi] = ~(centred != centred[0]).any(axis=0)
         if hi == n_features:
@@ -200,13 +201,16 @@ def _sums_in_row_order(a):
     return a.sum(axis=0) if a.shape[1] >= 2 else np.cumsum(a, axis=0)[-1]
 
 
-def centre_columns(X):
+def centre_columns(X, centre=True):
     """``(X - mean) * scale`` as a new C-contiguous float64 array, with column summaries.
 
     Each column is first scaled by the power of two that brings its largest
     absolute value into [0.5, 1): exact, so every scale-free statistic comes
     out bitwise as it would unscaled, and neither the squares of values near
     1e308 overflow nor those of values near 1e-160 underflow.
+    ``centre=False`` scales without centring (the sign-flip tests, whose
+    null hypothesis is a mean of zero); the summaries are then those of the
+    scaled values.
 
     Returns
     -------
@@ -222,16 +226,17 @@ def centre_columns(X):
     # small data: numpy, nothing to compile; above it the compiled passes,
     # two of them over X, in parallel, are faster
     if X.shape[0] <= _BLOCK_ROWS and X.size <= _NUMPY_MAX_ELEMENTS:
-        return _centre_columns_in_numpy(X)
-    return _centre_columns_compiled(X)
+        return _centre_columns_in_numpy(X, centre)
+    return _centre_columns_compiled(X, centre)
 
 
-def _centre_columns_compiled(X):
+def _centre_columns_compiled(X, centre=True):
     n_samples = X.shape[0]
     n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
     block = -(-n_samples // n_blocks)
     scales = _column_scales(X, block, n_blocks)
-    mean = _scaled_column_sums(X, scales, block, n_blocks) / n_samples
+    mean = (_scaled_column_sums(X, scales, block, n_blocks) / n_samples if centre
+            else np.zeros(X.shape[1]))
     out = np.empty(X.shape)
     squares, varies = _subtract_columns(X, scales, mean, out, block, n_blocks)
     # Reduced here in block order (numba would parallelise a reduction

@@ -411,7 +411,9 @@ def test_jax_leaves_global_precision_alone():
 
 
 # ------------------------------------------------------------ scikit-learn
-@parametrize_with_checks([PermutationTest(99, engine=name, random_state=0) for name in INSTALLED])
+@parametrize_with_checks([PermutationTest(99, engine=name, random_state=0) for name in INSTALLED]
+                         + [PermutationTest(99, design="one_sample", statistic="t", engine=name,
+                                            random_state=0) for name in INSTALLED])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

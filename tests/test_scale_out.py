@@ -59,6 +59,19 @@ def test_permutation_test_on_worker_processes_is_the_in_memory_fit(process_clust
     _assert_same_test(PermutationTest(**params).fit(chunked, y), expected)
 
 
+@pytest.mark.parametrize("design", ["one_sample", "paired"])
+@pytest.mark.parametrize("statistic", ["mean_diff", "t"])
+def test_sign_flips_on_worker_processes_are_the_in_memory_fit(process_cluster, design, statistic):
+    """The sign-flip designs' chunks on two workers: the in-memory p-values bit for bit."""
+    X, y = _data(n_samples=40)
+    fit_params = dict(groups=np.arange(40) // 2) if design == "paired" else {}
+    params = dict(n_permutations=299, design=design, statistic=statistic, correction="maxT",
+                  random_state=0)
+    expected = PermutationTest(**params).fit(X, y, **fit_params)
+    chunked = da.from_array(X, chunks=(15, (10, 1, 20, 6)))
+    _assert_same_test(PermutationTest(**params).fit(chunked, y, **fit_params), expected)
+
+
 def test_exact_mode_on_worker_processes(process_cluster):
     X, y = _data(n_samples=10, n_features=9)
     params = dict(n_permutations=999, correction="maxT", random_state=0)

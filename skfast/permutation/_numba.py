@@ -28,7 +28,7 @@ __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 FEATURE_TILE = None
 
 ROW_TILE = 8
-_STATISTIC_CODE = {"mean_diff": 0, "welch_t": 1}
+_STATISTIC_CODE = {"mean_diff": 0, "welch_t": 1, "flip_mean": 2}
 # "greater" leaves the statistic as it is, which is what batch_statistic wants.
 _ALTERNATIVE_CODE = {"greater": 0, "two-sided": 1, "less": 2}
 # Reassociation lets LLVM vectorise the dot products; the order is still fixed
@@ -82,11 +82,15 @@ def _scan(XT, XT_sq, S, Q, group1, n_group1, var_floor, statistic_code, alternat
                 s1 = 0.0
                 for i in range(n_samples):
                     s1 += group1[r, i] * XT[j, i]
-                mean1 = s1 / n_group1
-                mean0 = (S[j] - s1) / n_group0
-                if statistic_code == 0:
-                    stat = mean1 - mean0
+                if statistic_code == 2:
+                    # a sign flip (n_group1 unused): the flipped samples sum
+                    # to S - s1, so the mean is (s1 - (S - s1)) / n
+                    stat = (2.0 * s1 - S[j]) / n_samples
+                elif statistic_code == 0:
+                    stat = s1 / n_group1 - (S[j] - s1) / n_group0
                 else:
+                    mean1 = s1 / n_group1
+                    mean0 = (S[j] - s1) / n_group0
                     q1 = 0.0
                     for i in range(n_samples):
                         q1 += group1[r, i] * XT_sq[j, i]

@@ -5,7 +5,10 @@ For the difference of means the batch's contrast matrix
 and ``0`` otherwise, minus ``1/n0``, gives every statistic of the batch as
 ``T = W @ X``: the talk's streamed ``W_batch @ X``.  Welch's t needs the group
 sums and sums of squares, ``G @ X`` and ``G @ X**2`` with ``G`` the 0/1
-indicator.  Only the ``(batch, n_features)`` block of statistics ever exists,
+indicator.  The sign-flip designs' mean is the same product with the
+weights ``+1/n`` and ``-1/n`` (:func:`contrast_weights`): ``group1`` then
+marks the samples that keep their sign.  Only the ``(batch, n_features)``
+block of statistics ever exists,
 and it is counted in one compiled pass (:mod:`._counting`).
 
 For the difference of means without max-T, the product runs in float32,
@@ -90,15 +93,30 @@ class SinglePrecision:
         return self._parts
 
 
+def contrast_weights(n_samples, n_group1, statistic):
+    """``(weight1, weight0)``: the statistic is ``(group1 * weight1 - weight0) @ X``.
+
+    The mean difference weighs group 1 by ``1/n1`` and group 0 by
+    ``-1/n0``; the mean of sign-flipped data (``"flip_mean"``, ``group1``
+    marking the samples that keep their sign) weighs them ``+1/n`` and
+    ``-1/n``, exactly (``2/n`` is ``1/n`` doubled, so ``2/n - 1/n`` rounds
+    to ``1/n`` itself).
+    """
+    if statistic == "flip_mean":
+        return 2.0 / n_samples, 1.0 / n_samples
+    n_group0 = n_samples - n_group1
+    return 1.0 / n_group1 + 1.0 / n_group0, 1.0 / n_group0
+
+
 def statistics(xp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic):
     """The batch's statistics as matrix products, in the array namespace ``xp``.
 
     Shared with the jax engine, which passes ``jax.numpy`` as ``xp``.
     """
+    if statistic in ("mean_diff", "flip_mean"):
+        weight1, weight0 = contrast_weights(X.shape[0], n_group1, statistic)
+        return (group1 * weight1 - weight0) @ X
     n_group0 = X.shape[0] - n_group1
-    if statistic == "mean_diff":
-        contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
-        return contrast @ X
     S1, Q1 = group1 @ X, group1 @ X_sq
     mean1 = S1 / n_group1
     mean0 = (S - S1) / n_group0
@@ -122,7 +140,9 @@ def batch_statistic(operands, group1, n_group1, var_floor, statistic):
         Size of group 1 (the same in every row).
     var_floor : ndarray of shape (n_features,)
         Lower bound of Welch's squared standard error.
-    statistic : {"mean_diff", "welch_t"}
+    statistic : {"mean_diff", "welch_t", "flip_mean"}
+        ``"flip_mean"``: the mean of the sign-flipped data, ``group1``
+        marking the samples that keep their sign (``n_group1`` unused).
 
     Returns
     -------
@@ -156,10 +176,11 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     """
     X, X_sq, S, Q, single = operands
     n_features = X.shape[1]
-    if single is not None and statistic == "mean_diff" and not need_max:
+    if single is not None and statistic in ("mean_diff", "flip_mean") and not need_max:
         parts = single.get()
         if parts is not None:
-            return (_checked_single_counts(X, *parts, group1, n_group1, threshold, alternative),
+            weights = contrast_weights(X.shape[0], n_group1, statistic)
+            return (_checked_single_counts(X, *parts, group1, weights, threshold, alternative),
                     np.empty(0))
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
@@ -177,7 +198,7 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     return counts, maxima
 
 
-def _checked_single_counts(X, X32, abs_sums, XT, group1, n_group1, threshold, alternative):
+def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alternative):
     """Counts of the difference of means from a float32 product, exact to float64.
 
     Rounding ``W`` and ``X`` to float32 and summing ``n`` products in float32
@@ -185,18 +206,19 @@ def _checked_single_counts(X, X32, abs_sums, XT, group1, n_group1, threshold, al
     ``gamma(n + 4) * sum_i |w_i x_ij|`` (Higham's bound, ``gamma(k) = k u /
     (1 - k u)``), plus the subnormal range's absolute errors; a float64
     evaluation moves it by the same with the float64 ``u``.  With ``|w_i|``
-    at most ``max(1/n1, 1/n0)`` that bound is known per feature before the
-    product.  Only statistics within it of their threshold, a small share,
+    at most ``max(|weight1 - weight0|, weight0)`` (``max(1/n1, 1/n0)`` for
+    the mean difference, ``1/n`` for a sign flip's mean) that bound is known
+    per feature before the product.  Only statistics within it of their threshold, a small share,
     are recomputed in float64 (``count_extreme_checked``), so the counts,
     hence the p-values, are those of the float64 product.
     """
     n_samples, n_features = X.shape
-    n_group0 = n_samples - n_group1
-    weight1, weight0 = 1.0 / n_group1 + 1.0 / n_group0, 1.0 / n_group0
+    weight1, weight0 = weights
     contrast32 = single_contrast(group1, weight1, weight0)
     k = n_samples + 4
     gamma = k * _U32 / (1 - k * _U32) + k * _U64 / (1 - k * _U64)
-    margin = 1.01 * gamma * max(1.0 / n_group1, 1.0 / n_group0) * abs_sums + 4 * k * _ETA32
+    largest_weight = max(abs(weight1 - weight0), weight0)
+    margin = 1.01 * gamma * largest_weight * abs_sums + 4 * k * _ETA32
     counts = np.empty(n_features, dtype=np.int64)
     for start in range(0, n_features, FEATURE_TILE):
         tile = slice(start, min(start + FEATURE_TILE, n_features))

@@ -23,7 +23,7 @@ from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineT
                         compute_threads, effective_n_threads, engine_run, numba_threads)
 from .._crossovers import load_crossovers
 from ._contract import PermutationEngine
-from ._stream import STREAM_BLOCK, PermutationStream
+from ._stream import STREAM_BLOCK, PermutationStream, SignFlipStream
 
 __all__ = ["PermutationTest"]
 
@@ -39,6 +39,10 @@ TIE_RTOL = 1e-9
 #: null value ``var(x) * (1/n1 + 1/n0)``, so a group without spread gives a
 #: large but finite t instead of a division by zero.
 SE_FLOOR_REL = 1e-12
+
+#: The statistics each design offers (``statistic``), the default first.
+_DESIGN_STATISTICS = {"two_sample": ("mean_diff", "welch_t"),
+                      "one_sample": ("mean_diff", "t"), "paired": ("mean_diff", "t")}
 
 #: ``batch_size="auto"`` keeps one batch's working set (relabellings plus the
 #: block of statistics and its temporaries) under this many bytes.
@@ -91,6 +95,16 @@ def null_scale(X, y, statistic):
 
 
 def _gate_tolerance(X, y, oracle_fit):
+    if oracle_fit.design != "two_sample":
+        # Sign flips: the data bound the mean of any flip (twice them, the
+        # paired differences); t is scale-free.
+        if oracle_fit.statistic == "t":
+            return TIE_RTOL, np.full(oracle_fit.n_features_in_, TIE_RTOL)
+        return TIE_RTOL, TIE_RTOL * 2 * np.max(np.abs(np.asarray(X, dtype=np.float64)), axis=0)
+    return _two_sample_gate_tolerance(X, y, oracle_fit)
+
+
+def _two_sample_gate_tolerance(X, y, oracle_fit):
     """Statistics agree to ``TIE_RTOL`` of ``|t|`` plus the feature's scale.
 
     The scale is the null standard deviation of the statistic plus, for the
@@ -127,7 +141,7 @@ _ENGINES = EngineTable(
 
 
 class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
-    """Two-group permutation test of every feature, usable as a feature selector.
+    """Permutation test of every feature (two groups, one sample or pairs), usable as a feature selector.
 
     ``fit(X, y)`` tests each column of ``X`` for a difference between the two
     classes of ``y`` by relabelling the samples: the null distribution of the
@@ -139,19 +153,41 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
     (corrected, if ``correction`` is set) is at most ``alpha`` and
     ``transform`` keeps them.
 
+    The one-sample and paired designs test instead whether each feature's
+    mean is zero, by flipping the signs of whole rows (a sign-flip test, as
+    :func:`mne.stats.permutation_t_test` runs it): ``fit(X)`` for one
+    sample, ``fit(X, y, groups=pair_ids)`` for two paired conditions.
+
     Parameters
     ----------
     n_permutations : int, default=9999
-        Number of random relabellings.  When the number of distinct
-        relabellings, ``C(n_samples, n_group1)``, is at most this, all of them
-        are enumerated instead (``exact_`` is then True).
-    statistic : {"mean_diff", "welch_t"}, default="mean_diff"
-        ``"mean_diff"``: mean of class 1 minus mean of class 0.
-        ``"welch_t"``: Welch's t, the mean difference over
+        Number of random relabellings (sign flips).  When the number of
+        distinct ones, ``C(n_samples, n_group1)`` (``2**n`` for sign flips
+        of ``n`` samples or pairs), is at most this, all of them are
+        enumerated instead (``exact_`` is then True).
+    design : {"two_sample", "one_sample", "paired"}, default="two_sample"
+        ``"two_sample"``: two independent groups, the classes of ``y``;
+        relabellings reassign samples to groups.  ``"one_sample"``: H0 is
+        a mean of zero per feature; relabellings flip the signs of whole
+        rows, and ``y`` is ignored (pass paired differences here to test
+        them directly).  ``"paired"``: ``y`` holds two conditions and
+        ``groups`` (a ``fit`` argument) the pair of every sample; the test
+        is the one-sample test of the within-pair differences, condition
+        ``classes_[1]`` minus ``classes_[0]``.  The names follow
+        :func:`scipy.stats.ttest_1samp` / :func:`~scipy.stats.ttest_rel`
+        and the ``permutation_type`` of :func:`scipy.stats.permutation_test`
+        (``"samples"`` for pairs).
+    statistic : {"mean_diff", "welch_t", "t"}, default="mean_diff"
+        ``"mean_diff"``: mean of class 1 minus mean of class 0; in the
+        sign-flip designs, the mean (of the differences, when paired).
+        ``"welch_t"`` (two groups): Welch's t, the mean difference over
         ``sqrt(var1/n1 + var0/n0)`` (sample variances).  The squared
         denominator is floored at ``1e-12 * var(x) * (1/n1 + 1/n0)``, so a
         group without spread gives a large finite t, and a constant feature
-        gets statistic 0 and p-value 1, without warnings.
+        gets statistic 0 and p-value 1, without warnings.  ``"t"``
+        (sign-flip designs): the one-sample t, ``mean / (sd / sqrt(n))``,
+        mne's statistic; ``statistic_`` is infinite for a constant feature
+        that is not zero, 0 for a feature of zeros (p-value 1).
     alternative : {"two-sided", "greater", "less"}, default="two-sided"
         ``"two-sided"`` compares absolute values of the statistic;
         ``"greater"`` (``"less"``) counts relabellings whose statistic is at
@@ -198,7 +234,9 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
     Attributes
     ----------
     statistic_ : ndarray of shape (`n_features_in_`,)
-        Observed statistic, class 1 (``classes_[1]``) minus class 0.
+        Observed statistic, class 1 (``classes_[1]``) minus class 0 (the
+        mean or t of the data, or of the paired differences, in the
+        sign-flip designs).
     pvalues_ : ndarray of shape (`n_features_in_`,)
         Uncorrected p-values: ``(1 + count) / (1 + n_permutations)`` for
         random relabellings, ``count / n_permutations_`` when exact (the
@@ -210,8 +248,8 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         distinct relabellings when ``exact_``.
     exact_ : bool
         Whether every distinct relabelling was enumerated.
-    classes_ : ndarray of shape (2,)
-        The two classes, sorted.
+    classes_ : ndarray of shape (2,) or None
+        The two classes (conditions when paired), sorted; None for one sample.
     engine_ : str
         The engine that ran.
     batch_size_ : int
@@ -250,7 +288,23 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
 
     For the two-sided alternative with unequal group sizes, the exact p-value
     counts ``|T| >= |t|``; :func:`scipy.stats.permutation_test` instead
-    doubles the smaller one-sided p-value.  The two agree for equal groups.
+    doubles the smaller one-sided p-value.  The two agree for equal groups,
+    and always for sign flips, whose null distribution is symmetric.
+
+    Sign flips.  A random flip changes the sign of each sample (pair) with
+    probability 1/2, independently, from the same seeded blocks as the
+    relabellings; exact mode enumerates all ``2**n`` flips, the observed
+    data among them, so an exact p-value is at least ``2**-n``.  The data
+    are not centred (H0 is a mean of zero) but scaled by powers of two as
+    above.  The one-sample t of flipped data is an increasing function of
+    the flipped mean of the column divided by its root mean square, the same
+    function for every feature, so counts and max-T maxima are computed (and
+    ties decided, with ``s = 1/sqrt(n)``) on that normalised mean: the
+    p-values are those of the exact t, also where ``t`` itself is ill
+    conditioned (nearly constant flipped values).  ``correction="maxT"``
+    with ``statistic="t"`` is :func:`mne.stats.permutation_t_test`'s max-t
+    correction; for one-sided alternatives mne compares with the maxima of
+    ``|t|`` (conservative), this uses the maxima of ``t`` (or ``-t``).
 
     Examples
     --------
@@ -267,13 +321,24 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
     array([ True, False, False, False])
     >>> test.transform(X).shape
     (60, 1)
+
+    A paired design: each of 20 subjects measured in two conditions.
+
+    >>> subject = np.tile(np.arange(20), 2)
+    >>> condition = np.repeat(["rest", "task"], 20)
+    >>> X = rng.standard_normal((40, 3)) + rng.standard_normal((20, 3))[subject]
+    >>> X[condition == "task", 1] += 1.5  # feature 1 rises in the task
+    >>> paired = PermutationTest(999, design="paired", statistic="t", random_state=0)
+    >>> paired.fit(X, condition, groups=subject).get_support()
+    array([False,  True, False])
     """
 
     _engine_table = _ENGINES
 
     _parameter_constraints: dict = {
         "n_permutations": [Interval(Integral, 1, None, closed="left")],
-        "statistic": [StrOptions({"mean_diff", "welch_t"})],
+        "design": [StrOptions(set(_DESIGN_STATISTICS))],
+        "statistic": [StrOptions({"mean_diff", "welch_t", "t"})],
         "alternative": [StrOptions({"two-sided", "greater", "less"})],
         "correction": [None, StrOptions({"maxT", "fdr_bh"})],
         "alpha": [Interval(Real, 0, 1, closed="both")],
@@ -285,10 +350,11 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_permutations=9999, *, statistic="mean_diff", alternative="two-sided",
-                 correction=None, alpha=0.05, batch_size="auto", random_state=None,
-                 engine="auto", n_jobs=None, n_threads=None, verbose=0):
+    def __init__(self, n_permutations=9999, *, design="two_sample", statistic="mean_diff",
+                 alternative="two-sided", correction=None, alpha=0.05, batch_size="auto",
+                 random_state=None, engine="auto", n_jobs=None, n_threads=None, verbose=0):
         self.n_permutations = n_permutations
+        self.design = design
         self.statistic = statistic
         self.alternative = alternative
         self.correction = correction
@@ -302,16 +368,17 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        # Not a classifier, but like a binary one it needs exactly two classes
-        # in y; this tag is how scikit-learn's checks learn that.
-        tags.classifier_tags = ClassifierTags(multi_class=False)
+        if self.design != "one_sample":
+            tags.target_tags.required = True
+            # Not a classifier, but like a binary one it needs exactly two
+            # classes in y; this tag is how scikit-learn's checks learn that.
+            tags.classifier_tags = ClassifierTags(multi_class=False)
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Test every feature of ``X`` for a difference between the two classes of ``y``.
+    def fit(self, X, y=None, groups=None):
+        """Test every feature of ``X``: two classes of ``y``, or a mean of zero by sign flips.
 
         Parameters
         ----------
@@ -321,30 +388,38 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
             ``n_threads`` threads, 1 when None) and never gathered; a
             :class:`numpy.memmap` is tested in tiles of columns in this
             process.  Either gives the in-memory fit's results bit for bit.
-        y : array-like of shape (n_samples,)
-            Exactly two classes, each with at least two samples.
+        y : array-like of shape (n_samples,), default=None
+            ``design="two_sample"``: exactly two classes, each with at least
+            two samples.  ``design="paired"``: the two conditions.
+            ``design="one_sample"``: ignored.
+        groups : array-like of shape (n_samples,), default=None
+            ``design="paired"`` only: the pair of each sample; every pair
+            holds one sample of each condition.
 
         Returns
         -------
         self : PermutationTest
             Fitted test.
         """
+        design = self._check_design(groups)
         if _is_dask_array(X) or isinstance(X, np.memmap):
-            return self._fit_in_tiles(X, y)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        group1 = self._encode_groups(y)
-        n_samples, n_features = X.shape
-        n_group1 = int(group1.sum())
-        stream, engine, batches = self._plan(group1, n_features)
+            return self._fit_in_tiles(X, y, groups)
+        if design == "one_sample":
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                                 ensure_min_samples=2)
+        layout = self._layout(X.shape[0], y, groups)
+        stream, engine, batches = self._plan(layout, X.shape[1])
         n_workers = min(effective_n_jobs(self.n_jobs), len(batches))
         # Threads are shared among the workers so that they never oversubscribe.
         threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
-        tile = _Tile(X, group1, n_group1, self.statistic, self.alternative, self.n_threads)
+        tile = _Tile(X, layout, self.statistic, self.alternative, self.n_threads)
         with engine_run(self, engine, n_threads=threads_each) as (kernels, _):
             common = dict(engine=engine, stream=stream, X=tile.X, X_sq=tile.X_sq,
-                          n_group1=n_group1, threshold=tile.threshold, var_floor=tile.var_floor,
-                          statistic=self.statistic, alternative=self.alternative,
-                          need_max=self.correction == "maxT")
+                          n_group1=layout.n_group1, threshold=tile.threshold,
+                          var_floor=tile.var_floor, statistic=layout.kernel_statistic(self.statistic),
+                          alternative=self.alternative, need_max=self.correction == "maxT")
             if n_workers == 1:
                 # In this thread, under the limits just set: no joblib round trip.
                 results = [_run_batches(batches, **common,
@@ -358,27 +433,61 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                     for task in tasks
                 )
         counts, maxima = _merge(results, tasks, self.n_permutations_)
-        return self._finish(tile.observed, tile.column_scales, tile.threshold, counts, maxima)
+        return self._finish(tile.reported, tile.threshold, counts, maxima)
 
-    def _plan(self, group1, n_features):
+    def _check_design(self, groups):
+        """The design, after checking that ``statistic`` and ``groups`` fit it."""
+        design = self.design
+        if self.statistic not in _DESIGN_STATISTICS[design]:
+            raise ValueError(
+                f"statistic={self.statistic!r} is not a statistic of design={design!r}; "
+                f"use one of {list(_DESIGN_STATISTICS[design])}.")
+        if design == "paired" and groups is None:
+            raise ValueError("design='paired' needs groups: fit(X, y, groups=pair_ids), y "
+                             "holding the two conditions and groups the pair of each sample.")
+        if design != "paired" and groups is not None:
+            raise ValueError(f"groups is used by design='paired' only; design={design!r} got "
+                             f"groups.")
+        return design
+
+    def _layout(self, n_samples, y, groups):
+        """What the relabellings act on: two groups of samples, or the samples (or pairs) to flip."""
+        if self.design == "two_sample":
+            group1 = self._encode_groups(y)
+            return _Layout(n_samples, group1=group1)
+        if self.design == "one_sample":
+            self.classes_ = None
+            return _Layout(n_samples)
+        return _Layout(n_samples, pairs=self._encode_pairs(y, groups, n_samples))
+
+    def _plan(self, layout, n_features):
         """The relabelling stream, the engine and the batches: from the global shape only."""
-        n_samples, n_group1 = group1.size, int(group1.sum())
-        n_splits = _n_splits_up_to(n_samples, n_group1, self.n_permutations)
+        n_units = layout.n_units
+        if layout.group1 is None:  # sign flips: 2**n of them
+            n_splits = 2**n_units if n_units < 63 and 2**n_units <= self.n_permutations else None
+        else:
+            n_splits = _n_splits_up_to(n_units, layout.n_group1, self.n_permutations)
         self.exact_ = n_splits is not None
         self.n_permutations_ = n_splits if self.exact_ else self.n_permutations
         entropy = check_random_state(self.random_state).randint(0, 2**32, size=4, dtype=np.uint64)
-        stream = PermutationStream(group1, self.n_permutations_, exact=self.exact_,
-                                   entropy=[int(e) for e in entropy])
-        engine = self._engine_table.resolve(self.engine, n_samples=n_samples,
+        entropy = [int(e) for e in entropy]
+        if layout.group1 is None:
+            stream = SignFlipStream(n_units, self.n_permutations_, exact=self.exact_,
+                                    entropy=entropy)
+        else:
+            stream = PermutationStream(layout.group1, self.n_permutations_, exact=self.exact_,
+                                       entropy=entropy)
+        engine = self._engine_table.resolve(self.engine, n_samples=n_units,
                                             n_features=n_features,
                                             n_permutations=self.n_permutations_)
-        self.batch_size_ = self._resolve_batch_size(n_samples, n_features,
-                                                    engine.load().FEATURE_TILE)
+        self.batch_size_ = self._resolve_batch_size(n_units, n_features,
+                                                    engine.load().FEATURE_TILE,
+                                                    uniforms_per_row=layout.uniforms_per_row)
         batches = [(start, min(start + self.batch_size_, self.n_permutations_))
                    for start in range(0, self.n_permutations_, self.batch_size_)]
         return stream, engine, batches
 
-    def _fit_in_tiles(self, X, y):
+    def _fit_in_tiles(self, X, y, groups):
         """:meth:`fit` on a Dask array (chunks of columns on the workers) or a memmap (tiles).
 
         Each block of columns is one task (:func:`_tile_task`); the driver
@@ -388,28 +497,29 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         """
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"Expected a 2D array for X, got an array of shape {X.shape}.")
-        y = column_or_1d(y, warn=True)
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(f"Found input variables with inconsistent numbers of samples: "
-                             f"[{X.shape[0]}, {y.shape[0]}]")
+        if self.design != "one_sample":
+            y = column_or_1d(y, warn=True)
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                                 f"[{X.shape[0]}, {y.shape[0]}]")
         if X.shape[0] < 2:
             raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
                              f"minimum of 2 is required.")
         self.n_features_in_ = X.shape[1]
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        group1 = self._encode_groups(y)
-        stream, engine, batches = self._plan(group1, X.shape[1])
-        task = dict(group1=group1, n_group1=int(group1.sum()), statistic=self.statistic,
-                    alternative=self.alternative, need_max=self.correction == "maxT",
-                    engine=engine, stream=stream, batches=batches)
+        layout = self._layout(X.shape[0], y, groups)
+        stream, engine, batches = self._plan(layout, X.shape[1])
+        task = dict(layout=layout, statistic=self.statistic, alternative=self.alternative,
+                    need_max=self.correction == "maxT", engine=engine, stream=stream,
+                    batches=batches)
         if _is_dask_array(X):
             import dask
 
             if X.numblocks[0] > 1:  # a task needs whole columns
                 X = X.rechunk({0: -1})
-            # every task reads the same stream and labels: one key each in the graph
-            shared = {name: dask.delayed(task[name], pure=True) for name in ("group1", "stream")}
+            # every task reads the same stream and layout: one key each in the graph
+            shared = {name: dask.delayed(task[name], pure=True) for name in ("layout", "stream")}
             # a Dask worker runs one task per thread
             n_threads = 1 if self.n_threads is None else self.n_threads
             results = dask.compute(*[
@@ -420,18 +530,14 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                                                              else 2)))
             results = [_tile_task(X[:, lo:lo + width], **task, n_threads=self.n_threads)
                        for lo in range(0, X.shape[1], width)]
-        observed, column_scales, threshold, counts = (
-            np.concatenate([r[k] for r in results]) for k in range(4))
-        maxima = np.maximum.reduce([r[4] for r in results])
+        reported, threshold, counts = (np.concatenate([r[k] for r in results]) for k in range(3))
+        maxima = np.maximum.reduce([r[3] for r in results])
         self.engine_ = engine.name
-        return self._finish(observed, column_scales, threshold, counts, maxima)
+        return self._finish(reported, threshold, counts, maxima)
 
-    def _finish(self, observed, column_scales, threshold, counts, maxima):
+    def _finish(self, reported, threshold, counts, maxima):
         """Statistic and p-values from the counts (and maxima) of every feature."""
-        # The columns were scaled by powers of two (exactly); the mean
-        # difference is reported on the data's own scale, Welch's t is scale-free.
-        self.statistic_ = (observed / column_scales if self.statistic == "mean_diff"
-                           else observed)
+        self.statistic_ = reported
         self.pvalues_ = self._pvalues(counts)
         if self.correction == "maxT":
             sorted_maxima = np.sort(maxima)
@@ -458,22 +564,52 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
             )
         return (encoded == 1).astype(np.float64)
 
+    def _encode_pairs(self, y, groups, n_samples):
+        """``(second, first)`` row indices of each pair, pairs in sorted order of their ids.
+
+        The differences tested are ``X[second] - X[first]``: condition
+        ``classes_[1]`` minus condition ``classes_[0]``, as in the two-sample design.
+        """
+        y = column_or_1d(y, warn=True)
+        groups = column_or_1d(groups, warn=True)
+        if groups.shape[0] != n_samples:
+            raise ValueError(f"groups has {groups.shape[0]} entries for {n_samples} samples.")
+        check_classification_targets(y)
+        self.classes_, condition = np.unique(y, return_inverse=True)
+        if self.classes_.size != 2:
+            raise ValueError(
+                f"design='paired' compares two conditions: y must contain exactly 2 classes, "
+                f"got {self.classes_.size} ({self.classes_.tolist()[:5]}).")
+        pair_ids, pair = np.unique(groups, return_inverse=True)
+        per_pair = np.zeros((pair_ids.size, 2), dtype=np.int64)
+        np.add.at(per_pair, (pair, condition), 1)
+        bad = np.flatnonzero((per_pair != 1).any(axis=1))
+        if bad.size:
+            shown = {pair_ids[k].item(): dict(zip(self.classes_.tolist(), per_pair[k].tolist()))
+                     for k in bad[:3]}
+            raise ValueError(
+                f"design='paired' needs every pair to hold one sample of each condition; "
+                f"{bad.size} pair(s) do not, e.g. (pair: samples per condition) {shown}.")
+        if pair_ids.size < 2:
+            raise ValueError("design='paired' needs at least 2 pairs.")
+        rows = np.empty((pair_ids.size, 2), dtype=np.int64)
+        rows[pair, condition] = np.arange(n_samples)
+        return rows[:, 1].copy(), rows[:, 0].copy()
+
     def _pvalues(self, counts):
         if self.exact_:
             return counts / self.n_permutations_
         return (1.0 + counts) / (1.0 + self.n_permutations_)
 
-    def _resolve_batch_size(self, n_samples, n_features, feature_tile):
+    def _resolve_batch_size(self, n_samples, n_features, feature_tile, uniforms_per_row):
         if self.batch_size != "auto":
             return min(int(self.batch_size), self.n_permutations_)
-        # Per relabelling: its row of labels, and the engine's block of
-        # statistics with the temporaries derived from it.
         # Per relabelling: its row of labels, its uniforms (one per member of
-        # the smaller group) and the engine's block of statistics with the
-        # temporaries derived from it.
-        arrays_per_row = 3 if self.statistic == "mean_diff" else 8
+        # the smaller group, or per sample for a sign flip) and the engine's
+        # block of statistics with the temporaries derived from it.
+        arrays_per_row = 8 if self.statistic == "welch_t" else 3
         held_features = min(n_features, feature_tile or n_features)
-        rows = BATCH_BYTES // (8 * (n_samples + n_samples // 2 + arrays_per_row * held_features))
+        rows = BATCH_BYTES // (8 * (n_samples + uniforms_per_row + arrays_per_row * held_features))
         # Whole stream blocks where a batch holds several, aligned with the
         # stream; tall data gets smaller batches, drawn without the rest of
         # their block.
@@ -552,19 +688,58 @@ def extremeness(stat, alternative):
     return stat if alternative == "greater" else -stat
 
 
+class _Layout:
+    """What a fit's relabellings act on, from ``y`` (and ``groups``) only.
+
+    Two groups (``group1``: 1.0 for the samples of class 1), or sign flips
+    of the samples (one-sample design) or of the differences within pairs
+    (``pairs``: the rows of each pair's two conditions).  ``n_units``: the
+    samples (or pairs) a relabelling acts on.
+    """
+
+    def __init__(self, n_samples, group1=None, pairs=None):
+        self.group1, self.pairs = group1, pairs
+        self.n_units = n_samples if pairs is None else pairs[0].size
+        self.n_group1 = 0 if group1 is None else int(group1.sum())
+        self.flips = group1 is None
+        self.uniforms_per_row = (self.n_units if self.flips
+                                 else min(self.n_group1, self.n_units - self.n_group1))
+
+    def kernel_statistic(self, statistic):
+        """The statistic the engines compute: a sign flip's mean for both sign-flip statistics."""
+        return "flip_mean" if self.flips else statistic
+
+    def units(self, X):
+        """The rows a relabelling acts on: ``X`` itself, or the paired differences (float64)."""
+        if self.pairs is None:
+            return X
+        second, first = self.pairs
+        return np.subtract(X[second], X[first], dtype=np.float64)
+
+
 class _Tile:
-    """One block of columns made ready for the engines, with its observed statistic."""
+    """One block of columns made ready for the engines, with its observed statistic.
 
-    def __init__(self, X, group1, n_group1, statistic, alternative, n_threads):
-        """Scaled, centred float64 copy, its squares, Welch's floor, tie scale, column scales.
+    Everything here is per column, so a tile of X gives its columns' values
+    bit for bit as the whole of X does.  ``X`` (and ``X_sq``) are the
+    engines' operands, ``threshold`` what a relabelling's extremeness must
+    reach to count, ``reported`` the observed statistic on the data's scale.
+    """
 
-        Everything here is per column, so a tile of X gives its columns'
-        values bit for bit as the whole of X does.  The column scales are the
-        powers of two each column was multiplied by.
-        """
+    def __init__(self, X, layout, statistic, alternative, n_threads):
+        X = layout.units(X)
+        if layout.flips:
+            self._sign_flips(X, statistic, n_threads)
+        else:
+            self._two_groups(X, layout.group1, layout.n_group1, statistic, n_threads)
+        self.threshold = (extremeness(self.observed, alternative)
+                          - TIE_RTOL * np.maximum(np.abs(self.observed), self.null_scale))
+
+    def _two_groups(self, X, group1, n_group1, statistic, n_threads):
+        """Scaled, centred float64 copy, its squares, Welch's floor, tie scale."""
         n_samples = X.shape[0]
         with numba_threads(n_threads):
-            X_centred, constant, squares, self.column_scales = centre_columns(X)
+            X_centred, constant, squares, column_scales = centre_columns(X)
         # Exact zeros make every statistic of a constant feature exactly 0 in
         # every engine; a rounded mean would leave dust that engines round differently.
         if constant.any():
@@ -575,34 +750,83 @@ class _Tile:
         self.var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
         self.X = X_centred
         if statistic == "welch_t":
-            self.X_sq, null_scale = np.square(X_centred), np.ones_like(null_var)
+            self.X_sq, self.null_scale = np.square(X_centred), np.ones_like(null_var)
         else:
-            self.X_sq, null_scale = None, np.where(constant, 1.0, np.sqrt(null_var))
+            self.X_sq, self.null_scale = None, np.where(constant, 1.0, np.sqrt(null_var))
         self.observed = observed_statistic(self.X, self.X_sq, group1 != 0, n_group1,
                                            self.var_floor, statistic)
-        self.threshold = (extremeness(self.observed, alternative)
-                          - TIE_RTOL * np.maximum(np.abs(self.observed), null_scale))
+        # The columns were scaled by powers of two (exactly): the mean
+        # difference is reported on the data's own scale, Welch's t is scale-free.
+        self.reported = (self.observed / column_scales if statistic == "mean_diff"
+                         else self.observed)
+
+    def _sign_flips(self, X, statistic, n_threads):
+        """Scaled copy (not centred: the null is a mean of zero) and, for ``t``, normalised.
+
+        The one-sample t of flipped data is ``sqrt(n - 1) * rho / sqrt(1 - rho**2)``,
+        ``rho`` the mean of the flipped column over its root mean square: an
+        increasing function of ``rho``, the same for every feature.  So ``|t|
+        >= |t_obs|``, and the max-T comparisons, hold exactly when they hold
+        for ``rho``: the engines count the mean of the normalised columns,
+        which is as well conditioned as any mean, where ``t`` itself is not
+        (its variance cancels when the flipped values are nearly equal).
+        """
+        n_samples = X.shape[0]
+        with numba_threads(n_threads):
+            X_scaled, _, squares, column_scales = centre_columns(X, centre=False)
+        zero = squares == 0  # all statistics exactly 0: p-value 1
+        everyone = np.ones(n_samples, dtype=bool)
+        mean = column_sums(X_scaled, everyone) / n_samples
+        self.var_floor = np.ones(X.shape[1])  # unused by the sign flips' mean
+        self.X_sq = None
+        if statistic == "t":
+            self.reported = _one_sample_t(X_scaled, mean)
+            rms = np.sqrt(squares / n_samples)
+            self.X = np.divide(X_scaled, np.where(zero, 1.0, rms), out=X_scaled)
+            self.observed = column_sums(self.X, everyone) / n_samples
+            self.null_scale = np.full(X.shape[1], 1.0 / np.sqrt(n_samples))
+        else:
+            self.X, self.observed = X_scaled, mean
+            self.reported = mean / column_scales
+            self.null_scale = np.where(zero, 1.0, np.sqrt(squares) / n_samples)
 
 
-def _tile_task(X, *, group1, n_group1, statistic, alternative, need_max, engine, stream,
-               batches, n_threads):
+def _one_sample_t(X, mean):
+    """``mean / (sd / sqrt(n))`` per column, the sd from the deviations (two passes).
+
+    Infinite where the column is constant and not zero, 0 for a column of zeros.
+    """
+    n_samples = X.shape[0]
+    everyone = np.ones(n_samples, dtype=bool)
+    deviations = np.empty(X.shape[1])
+    for lo in range(0, X.shape[1], _SUM_COLUMNS):  # no temporary as large as X
+        columns = slice(lo, lo + _SUM_COLUMNS)
+        deviations[columns] = column_sums(np.square(X[:, columns] - mean[columns]), everyone)
+    standard_error = np.sqrt(deviations / (n_samples - 1) / n_samples)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = mean / standard_error
+    return np.where(mean == 0, 0.0, t)
+
+
+def _tile_task(X, *, layout, statistic, alternative, need_max, engine, stream, batches,
+               n_threads):
     """One block of columns tested from start to end: what the driver gathers from it.
 
     Runs wherever it is sent (a Dask worker, or this process for a memmap):
-    the block is checked, centred and counted by the engine's own kernels,
+    the block is checked, prepared and counted by the engine's own kernels,
     the relabellings rebuilt from ``stream`` (a seed and the labels), so no
-    relabelling matrix travels.  Returns ``(observed, column_scales,
-    threshold, counts, maxima)``, O(columns + relabellings).
+    relabelling matrix travels.  Returns ``(reported, threshold, counts,
+    maxima)``, O(columns + relabellings).
     """
     X = check_array(np.asarray(X), dtype=[np.float64, np.float32], input_name="X")
-    tile = _Tile(X, group1, n_group1, statistic, alternative, n_threads)
+    tile = _Tile(X, layout, statistic, alternative, n_threads)
     with compute_threads(n_threads, engine):
         counts, maxima = _run_batches(batches, engine=engine, stream=stream, X=tile.X,
-                                      X_sq=tile.X_sq, n_group1=n_group1,
+                                      X_sq=tile.X_sq, n_group1=layout.n_group1,
                                       threshold=tile.threshold, var_floor=tile.var_floor,
-                                      statistic=statistic, alternative=alternative,
-                                      need_max=need_max)
-    return tile.observed, tile.column_scales, tile.threshold, counts, maxima
+                                      statistic=layout.kernel_statistic(statistic),
+                                      alternative=alternative, need_max=need_max)
+    return tile.reported, tile.threshold, counts, maxima
 
 
 def _n_splits_up_to(n_samples, n_group1, limit):

@@ -2,7 +2,8 @@
 
 This is the talk's reference loop, kept deliberately naive: for each
 relabelling it selects the two groups, recomputes their means (and, for
-Welch's t, their two-pass sample variances) and compares.  It shares no
+Welch's t, their two-pass sample variances) and compares; for a sign flip
+it multiplies the samples by their signs and takes the mean.  It shares no
 arithmetic with the batched engines, so agreeing with it checks them.
 
 Same three functions, same signatures as every other engine module.
@@ -24,6 +25,10 @@ def prepare(X, X_sq):
 
 
 def _group_statistic(X, in_group1, var_floor, statistic):
+    if statistic == "flip_mean":
+        # in_group1 marks the samples that keep their sign
+        signs = np.where(in_group1, 1.0, -1.0)
+        return (signs[:, np.newaxis] * X).mean(axis=0)
     group1, group0 = X[in_group1], X[~in_group1]
     mean_difference = group1.mean(axis=0) - group0.mean(axis=0)
     if statistic == "mean_diff":

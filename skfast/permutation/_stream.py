@@ -16,6 +16,10 @@ batches or how the batches were spread over workers.
 Exact mode enumerates every split of the samples into groups of the observed
 sizes, in lexicographic order of the group-1 index set; position ``r`` is the
 split of rank ``r``, computed directly (combinatorial number system).
+
+The sign-flip designs (one-sample, paired) use :class:`SignFlipStream`: the
+same seeded blocks, one uniform per sample, and in exact mode every one of
+the ``2**n`` flips in binary order.
 """
 
 from __future__ import annotations
@@ -78,30 +82,13 @@ class PermutationStream:
         if self.exact:
             return self._ranked_splits(start, stop)
         n_samples, n_group1 = self.group1.size, int(self.group1.sum())
-        # Row r of the stream depends only on row r of its block's uniforms.
-        uniforms = np.concatenate([
-            self._block_uniforms(block, max(start, block * STREAM_BLOCK) - block * STREAM_BLOCK,
-                                 min(stop, (block + 1) * STREAM_BLOCK) - block * STREAM_BLOCK)
-            for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1)])
+        n_drawn = min(n_group1, n_samples - n_group1)
+        uniforms = stream_uniforms(self.entropy, start, stop, n_drawn)
         rows = np.empty((stop - start, n_samples))
         # A small batch is drawn in numpy: the same rows, nothing to compile.
         draw = _draw_groups_numpy if rows.size <= NUMPY_MAX_ENTRIES else _draw_groups
         draw(n_samples, float(min(n_group1, n_samples - n_group1) == n_group1), uniforms, rows)
         return rows
-
-    def _block_uniforms(self, block, first, last):
-        """One uniform per member of the smaller group, rows ``first:last`` of ``block``.
-
-        The block's generator is advanced past the rows before ``first``
-        (``PCG64.advance``: one step per double) instead of drawing them, so
-        a batch smaller than a block costs and holds only its own rows.
-        """
-        n_samples, n_group1 = self.group1.size, int(self.group1.sum())
-        n_drawn = min(n_group1, n_samples - n_group1)
-        seed = np.random.SeedSequence(self.entropy, spawn_key=(block,))
-        bit_generator = np.random.PCG64(seed)
-        bit_generator.advance(first * n_drawn)
-        return np.random.Generator(bit_generator).random((last - first, n_drawn))
 
     def _ranked_splits(self, start, stop):
         # Walk the candidates in order: a row takes candidate i when its rank
@@ -121,6 +108,72 @@ class PermutationStream:
             rank = np.where(open_rows & ~take, rank - starting_here, rank)
             still_needed -= take
         return rows
+
+
+def stream_uniforms(entropy, start, stop, n_drawn):
+    """Uniforms of rows ``start`` to ``stop - 1`` of a seeded-block stream, ``n_drawn`` per row.
+
+    Block ``k`` (rows ``k * STREAM_BLOCK`` on) is drawn from its own
+    generator, seeded by child ``k`` of one :class:`numpy.random.SeedSequence`,
+    so row ``r`` depends only on ``entropy`` and ``r``.  A block's generator
+    is advanced past the rows before ``start`` (``PCG64.advance``: one step
+    per double) instead of drawing them, so a batch smaller than a block
+    costs and holds only its own rows.
+    """
+    parts = []
+    for block in range(start // STREAM_BLOCK, (stop - 1) // STREAM_BLOCK + 1):
+        first = max(start, block * STREAM_BLOCK) - block * STREAM_BLOCK
+        last = min(stop, (block + 1) * STREAM_BLOCK) - block * STREAM_BLOCK
+        bit_generator = np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(block,)))
+        bit_generator.advance(first * n_drawn)
+        parts.append(np.random.Generator(bit_generator).random((last - first, n_drawn)))
+    return np.concatenate(parts)
+
+
+class SignFlipStream:
+    """Sign flips ``[start, stop)`` of one fit's stream, on demand, in the relabellings' form.
+
+    A row holds 1.0 for the samples that keep their sign and 0.0 for those
+    flipped: the 0/1 form every engine multiplies into ``X`` (the mean of
+    the flipped data is ``(2 * row - 1) @ X / n``).  Random mode: one
+    uniform per sample and row, from the same seeded blocks as
+    :class:`PermutationStream` (:func:`stream_uniforms`); a sample is
+    flipped when its uniform is below 1/2, so every one of the ``2**n``
+    flips is equally likely.  Exact mode: flip ``r`` is the binary
+    expansion of ``r`` over the samples, the first sample the most
+    significant bit (a set bit flips), so flip 0 is the observed data.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_permutations : int
+        Length of the stream (``2**n_samples`` in exact mode).
+    exact : bool
+        Enumerate every flip instead of drawing random ones.
+    entropy : int or sequence of int, default=None
+        Seed of the random stream; unused in exact mode.
+
+    Examples
+    --------
+    >>> from skfast.permutation._stream import SignFlipStream
+    >>> SignFlipStream(2, 4, exact=True).rows(0, 4).astype(int).tolist()
+    [[1, 1], [1, 0], [0, 1], [0, 0]]
+    """
+
+    def __init__(self, n_samples, n_permutations, *, exact, entropy=None):
+        self.n_samples = int(n_samples)
+        self.n_permutations = int(n_permutations)
+        self.exact = bool(exact)
+        self.entropy = entropy
+
+    def rows(self, start, stop):
+        """Flips ``start`` to ``stop - 1`` as a C-contiguous float64 matrix of 0/1."""
+        if self.exact:
+            rank = np.arange(start, stop, dtype=np.int64)
+            bit = np.arange(self.n_samples - 1, -1, -1, dtype=np.int64)
+            return np.ascontiguousarray(((rank[:, None] >> bit) & 1) == 0, dtype=np.float64)
+        uniforms = stream_uniforms(self.entropy, start, stop, self.n_samples)
+        return np.ascontiguousarray(uniforms >= 0.5, dtype=np.float64)
 
 
 @njit(cache=True, nogil=True, parallel=True)

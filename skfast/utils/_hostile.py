@@ -15,7 +15,7 @@ Every generator takes ``(kind, seed)`` and returns plain numpy arrays; the
 import numpy as np
 
 __all__ = ["PRICE_KINDS", "hostile_prices", "KMEANS_KINDS", "hostile_kmeans",
-           "PERMUTATION_KINDS", "hostile_permutation"]
+           "PERMUTATION_KINDS", "hostile_permutation", "SIGN_FLIP_KINDS", "hostile_sign_flip"]
 
 PRICE_KINDS = ("tick_held", "step", "flat_then_walk", "integer", "two_levels", "float32_ticks",
                "subnormal", "huge", "tiny_walk")
@@ -143,3 +143,44 @@ def hostile_permutation(kind, seed, n_samples=24, n_features=6):
     else:
         raise ValueError(f"unknown permutation kind {kind!r}; expected one of {PERMUTATION_KINDS}")
     return X, y[rng.permutation(n_samples)]
+
+
+#: Kinds of :func:`hostile_sign_flip`.
+SIGN_FLIP_KINDS = ("integer_ties", "zero_differences", "zero_columns", "constant_columns",
+                   "equal_magnitudes", "offset", "tiny_scale", "huge_scale", "two_pairs")
+
+
+def hostile_sign_flip(kind, seed, n_samples=12, n_features=6):
+    """One hostile one-sample case (paired differences): ``X``.
+
+    Kinds: ``integer_ties`` (small integers of both signs: many flips tie
+    exactly), ``zero_differences`` (a third of the entries exactly 0),
+    ``zero_columns`` / ``constant_columns`` (some features all 0 / all 2.5),
+    ``equal_magnitudes`` (+-3 to within 1e-12: the flip that aligns the
+    signs makes the t statistic's variance cancel), ``offset`` (unit noise
+    on 1e6: the same at the observed data), ``tiny_scale`` / ``huge_scale``
+    (normal data times 1e-150 / 1e150), ``two_pairs`` (n = 2).
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    if kind == "integer_ties":
+        X = rng.integers(-2, 3, size=(n_samples, n_features)).astype(np.float64)
+    elif kind == "zero_differences":
+        X[rng.random(X.shape) < 1 / 3] = 0.0
+    elif kind == "zero_columns":
+        X[:, ::2] = 0.0
+    elif kind == "constant_columns":
+        X[:, ::2] = 2.5
+    elif kind == "equal_magnitudes":
+        X = np.where(X < 0, -3.0, 3.0) * (1 + 1e-12 * rng.normal(size=X.shape))
+    elif kind == "offset":
+        X = X + 1e6
+    elif kind == "tiny_scale":
+        X = X * 1e-150
+    elif kind == "huge_scale":
+        X = X * 1e150
+    elif kind == "two_pairs":
+        X = X[:2]
+    else:
+        raise ValueError(f"unknown sign-flip kind {kind!r}; expected one of {SIGN_FLIP_KINDS}")
+    return X
