@@ -328,12 +328,16 @@ def test_numpy_recheck_sums_in_the_compiled_order(alternative):
     threshold = extremeness[rng.integers(0, 400, n_features), np.arange(n_features)]
     T32 = (group1 * weight1 - weight0).astype(np.float32) @ X.astype(np.float32)
     low, high = threshold - 10.0, threshold + 10.0  # every entry is re-checked
-    numpy = _counting._count_checked_numpy(T32, group1, weight1, weight0, XT, 0, low, high,
-                                           threshold, sign)
-    compiled = _counting._count_checked(T32, group1, weight1, weight0, XT, 0, low, high,
-                                        threshold, sign, 7).sum(axis=0)
-    assert np.array_equal(numpy, compiled)
+    margin = np.full(n_features, 10.0)  # every entry a candidate for its row's maximum
+    numpy, numpy_maxima = _counting._count_checked_numpy(T32, group1, weight1, weight0, XT, 0,
+                                                         low, high, threshold, sign, margin, True)
+    compiled, compiled_maxima = _counting._count_checked(T32, group1, weight1, weight0, XT, 0,
+                                                         low, high, threshold, sign, margin,
+                                                         True, 7)
+    assert np.array_equal(numpy, compiled.sum(axis=0))
     assert np.array_equal(numpy, (extremeness >= threshold).sum(axis=0))
+    assert np.array_equal(numpy_maxima, compiled_maxima)
+    assert np.array_equal(numpy_maxima, extremeness.max(axis=1))
 
 
 def test_exact_stream_enumerates_every_split_once():

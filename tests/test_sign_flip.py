@@ -317,3 +317,18 @@ def test_dask_array_gives_the_in_memory_answer():
     for left, right in zip(expected, (chunked.pvalues_, chunked.pvalues_corrected_,
                                       chunked.statistic_)):
         np.testing.assert_array_equal(left, right)
+
+
+@pytest.mark.parametrize("design", ["one_sample", "two_sample"])
+def test_single_precision_max_t_gives_the_double_precision_maxima(design):
+    """Blocks above the numpy path's size: the compiled float32 kernel's maxima, re-checked."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_t(4, size=(60, 3000)) + 0.1
+    X[:, :50] = np.round(X[:, :50])  # near-ties among the candidates for a row's maximum
+    y = np.arange(60) % 2
+    statistic = "t" if design == "one_sample" else "mean_diff"
+    test = PermutationTest(299, design=design, statistic=statistic, correction="maxT",
+                           random_state=0)
+    fitted = assert_engines_agree(test, X, None if design == "one_sample" else y,
+                                  engines=["numpy", "numba"])
+    assert fitted["numpy"].batch_size_ * 2048 > 2**16  # the compiled kernel ran

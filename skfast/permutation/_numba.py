@@ -21,6 +21,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ._counting import transposed_copy
+
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
 #: None: ``batch_size="auto"`` budgets for every feature's statistic, an upper bound
@@ -54,12 +56,12 @@ def prepare(X, X_sq):
 
     Parameters and return value as in :func:`skfast.permutation._numpy.prepare`.
     """
-    XT = np.ascontiguousarray(X.T)
+    XT = transposed_copy(X)
     if X_sq is None:
         XT_sq = np.empty((0, X.shape[0]))
         Q = np.zeros(X.shape[1])
     else:
-        XT_sq = np.ascontiguousarray(X_sq.T)
+        XT_sq = transposed_copy(X_sq)
         Q = X_sq.sum(axis=0)
     return XT, XT_sq, X.sum(axis=0), Q
 

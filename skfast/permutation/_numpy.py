@@ -11,11 +11,13 @@ marks the samples that keep their sign.  Only the ``(batch, n_features)``
 block of statistics ever exists,
 and it is counted in one compiled pass (:mod:`._counting`).
 
-For the difference of means without max-T, the product runs in float32,
-twice BLAS's float64 speed.  Its rounding error has a bound known per feature
-before the product (:func:`_checked_single_counts`); the few statistics
-within that bound of their threshold are recomputed in float64, so the
-counts, hence the p-values, are exactly those of the float64 product.
+For the difference of means (and the sign flips' mean), the product runs in
+float32, twice BLAS's float64 speed.  Its rounding error has a bound known
+per feature before the product (:func:`_checked_single_counts`); the few
+statistics within that bound of their threshold are recomputed in float64,
+so the counts, hence the p-values, are exactly those of the float64 product.
+For max-T, each relabelling's largest extremeness is recomputed the same
+way from the one feature (a few at near-ties) that can hold it.
 
 Every engine module exposes the same three functions with the same
 signatures, :func:`prepare`, :func:`batch_statistic` and :func:`batch_counts`,
@@ -28,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._counting import (count_extreme, count_extreme_checked, single_contrast,
-                        single_precision_copy)
+                        single_precision_copy, transposed_copy)
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
@@ -73,7 +75,7 @@ class SinglePrecision:
     float64 sum of ``|X|`` per feature (the error bound's scale) and X
     transposed (the float64 re-checks read one feature at a time); or None
     where single precision does not apply: too many samples for a small
-    bound, or values a float32 sum could overflow.  A max-T fit never asks,
+    bound, or values a float32 sum could overflow.  Welch's t never asks,
     so it never pays for the copies.
     """
 
@@ -88,7 +90,7 @@ class SinglePrecision:
             if X.shape[0] <= _SINGLE_MAX_SAMPLES:
                 X32, abs_sums = single_precision_copy(X)
                 if np.all(abs_sums <= _SINGLE_MAX_ABS_SUM):
-                    self._parts = (X32, abs_sums, np.ascontiguousarray(X.T))
+                    self._parts = (X32, abs_sums, transposed_copy(X))
             self._made = True
         return self._parts
 
@@ -176,12 +178,12 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     """
     X, X_sq, S, Q, single = operands
     n_features = X.shape[1]
-    if single is not None and statistic in ("mean_diff", "flip_mean") and not need_max:
+    if single is not None and statistic in ("mean_diff", "flip_mean"):
         parts = single.get()
         if parts is not None:
             weights = contrast_weights(X.shape[0], n_group1, statistic)
-            return (_checked_single_counts(X, *parts, group1, weights, threshold, alternative),
-                    np.empty(0))
+            return _checked_single_counts(X, *parts, group1, weights, threshold, alternative,
+                                          need_max)
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
     # Feature tiles bound the (batch, tile) block of statistics, while each
@@ -198,7 +200,8 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     return counts, maxima
 
 
-def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alternative):
+def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alternative,
+                           need_max):
     """Counts of the difference of means from a float32 product, exact to float64.
 
     Rounding ``W`` and ``X`` to float32 and summing ``n`` products in float32
@@ -210,7 +213,9 @@ def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alt
     the mean difference, ``1/n`` for a sign flip's mean) that bound is known
     per feature before the product.  Only statistics within it of their threshold, a small share,
     are recomputed in float64 (``count_extreme_checked``), so the counts,
-    hence the p-values, are those of the float64 product.
+    hence the p-values, are those of the float64 product.  For max-T each
+    relabelling's largest extremeness is the float64 dot of the one feature
+    (a few, at near-ties) whose bound can reach the row's largest value.
     """
     n_samples, n_features = X.shape
     weight1, weight0 = weights
@@ -220,8 +225,12 @@ def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alt
     largest_weight = max(abs(weight1 - weight0), weight0)
     margin = 1.01 * gamma * largest_weight * abs_sums + 4 * k * _ETA32
     counts = np.empty(n_features, dtype=np.int64)
+    maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
     for start in range(0, n_features, FEATURE_TILE):
         tile = slice(start, min(start + FEATURE_TILE, n_features))
-        counts[tile] = count_extreme_checked(contrast32 @ X32[:, tile], group1, weight1, weight0,
-                                             XT, start, threshold[tile], margin[tile], alternative)
-    return counts
+        counts[tile], tile_maxima = count_extreme_checked(
+            contrast32 @ X32[:, tile], group1, weight1, weight0, XT, start, threshold[tile],
+            margin[tile], alternative, need_max)
+        if need_max:
+            np.maximum(maxima, tile_maxima, out=maxima)
+    return counts, maxima
