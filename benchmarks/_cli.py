@@ -104,7 +104,8 @@ def run_report(mode, only, output, progress, argv) -> dict:
         if previous.get("benchmark") == "bench" and previous.get("mode") == mode:
             for name, (_, key) in BENCHMARKS.items():
                 if name not in only and key in previous:
-                    document[key] = previous[key]
+                    # a kept section keeps the machine it was measured on
+                    document[key] = {"machine": previous.get("machine"), **previous[key]}
                     if key in previous.get("charts", {}):
                         document["charts"][key] = previous["charts"][key]
     started = time.perf_counter()
@@ -115,6 +116,7 @@ def run_report(mode, only, output, progress, argv) -> dict:
         section = module.run(mode, progress=progress)
         section["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         section["elapsed_s"] = time.perf_counter() - t0
+        section["machine"] = machine_info()
         if hasattr(module, "comparison_rows"):
             section["table"] = module.comparison_rows(section)
             section["auto_vs_fastest"] = module.auto_vs_fastest(section)

@@ -108,7 +108,9 @@ def load_results(path=None) -> dict:
     if document.get("benchmark") != "bench":
         raise ValueError(f"{path}: not a report of python -m benchmarks")
     charts = document.get("charts", {})
-    return {name: Source(document[name], document["machine"], path, "python -m benchmarks",
+    # each section names the machine it ran on (a report may merge runs)
+    return {name: Source(document[name], document[name].get("machine") or document["machine"],
+                         path, "python -m benchmarks",
                          charts.get(name))
             for name in REPORT_SECTIONS if name in document}
 
