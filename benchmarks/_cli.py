@@ -104,8 +104,10 @@ def run_report(mode, only, output, progress, argv) -> dict:
         if previous.get("benchmark") == "bench" and previous.get("mode") == mode:
             for name, (_, key) in BENCHMARKS.items():
                 if name not in only and key in previous:
-                    # a kept section keeps the machine it was measured on
-                    document[key] = {"machine": previous.get("machine"), **previous[key]}
+                    document[key] = previous[key]
+                    if "machine" not in document[key] and previous.get("machine"):
+                        # a kept section keeps the machine it was measured on
+                        document[key] = {"machine": previous["machine"], **document[key]}
                     if key in previous.get("charts", {}):
                         document["charts"][key] = previous["charts"][key]
     started = time.perf_counter()

@@ -69,6 +69,23 @@ def test_only_merges_into_an_existing_report(tmp_path, monkeypatch):
     assert written["kmeans"] == kept and written["charts"] == {"kmeans": "bench_kmeans.png"}
     assert written["kmeans_recovery"]["rows"] == section["rows"]
     assert written["machine"]["cores"] >= 1 and document["mode"] == "smoke"
+    assert written["kmeans_recovery"]["machine"]["cores"] >= 1
+
+
+def test_a_kept_section_keeps_the_machine_it_ran_on(tmp_path, monkeypatch):
+    """Merging an --only run must not relabel older sections with this machine's BLAS kernel."""
+    output = tmp_path / "bench.json"
+    earlier = {"cores": 64, "blas": [{"internal_api": "openblas", "architecture": "Haswell"}]}
+    output.write_text(json.dumps({"benchmark": "bench", "mode": "smoke", "machine": earlier,
+                                  "kmeans": {"shapes": "from an earlier run"}}))
+    section = {"mode": "smoke", "n_samples": 600, "n_clusters": 4, "n_init": 10, "seeds": [0],
+               "rows": [{"scenario": "separated", "ari_mean": 1.0, "ari_min": 1.0, "ari": [1.0]}]}
+    monkeypatch.setattr(recovery, "run", lambda mode, progress=None: dict(section))
+    _cli.run_report("smoke", ["recovery"], output, _common.Progress(enabled=False),
+                    ["--only", "recovery"])
+    written = json.loads(output.read_text())
+    assert written["kmeans"]["machine"] == earlier
+    assert written["kmeans_recovery"]["machine"] == written["machine"] != earlier
 
 
 def _calibration_section(mode="smoke"):
