@@ -22,3 +22,11 @@ class DocLinkMixin:
 
     def _doc_link_url_param_generator(self):
         return {"version": _docs_version(), "estimator_name": type(self).__name__}
+
+
+def is_dask_array(X):
+    """Whether X is a ``dask.array.Array`` (without importing dask)."""
+    import sys
+
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)

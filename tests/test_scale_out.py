@@ -6,9 +6,12 @@ pickled and shipped to another process.
 """
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
+
+from sklearn.exceptions import ConvergenceWarning
 
 from skfast.permutation import PermutationTest
 from skfast.permutation import _permutation_test
@@ -159,3 +162,87 @@ def test_hostile_data_on_worker_processes_is_the_in_memory_fit(process_cluster, 
         expected = PermutationTest(**params).fit(X, y)
         _assert_same_test(PermutationTest(**params).fit(da.from_array(X, chunks=(40, 7)), y),
                           expected)
+
+
+# --- FastKMeans ----------------------------------------------------------------------
+
+from skfast import FastKMeans  # noqa: E402
+from skfast.utils._hostile import hostile_kmeans  # noqa: E402
+
+
+def _assert_same_kmeans(got, expected):
+    np.testing.assert_array_equal(np.asarray(got.labels_.compute()), expected.labels_)
+    assert got.n_iter_ == expected.n_iter_
+    assert got.inertia_ == expected.inertia_
+    np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
+    assert got.engine_ == expected.engine_ == "numba"
+
+
+@pytest.mark.parametrize("kind", ["blobs", "integer_grid", "duplicates", "few_distinct",
+                                  "constant_column", "two_weighted"])
+def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, kind):
+    """Row chunks of 1,500 (and uneven ones) on two workers: the numba engine's fit bit for bit."""
+    if kind == "blobs":
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(9000, 4)) + rng.integers(0, 5, size=(9000, 1)) * 3.0
+        n_clusters, weight = 5, None
+    else:
+        X, n_clusters, weight = hostile_kmeans(kind, 1, n_samples=9000)
+    init = X[np.random.default_rng(2).choice(X.shape[0], n_clusters, replace=False)]
+    params = dict(n_clusters=n_clusters, init=init, n_init=1, engine="numba", max_iter=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # few distinct points
+        expected = FastKMeans(**params).fit(X, sample_weight=weight)
+        for chunks in (1500, (4000, 10, X.shape[0] - 4010)):
+            got = FastKMeans(**params).fit(da.from_array(X, chunks=(chunks, -1)),
+                                           sample_weight=weight)
+            _assert_same_kmeans(got, expected)
+    labels = got.predict(da.from_array(X, chunks=(2000, -1)))
+    assert isinstance(labels, da.Array)
+    np.testing.assert_array_equal(labels.compute(), expected.predict(X))
+    distances = got.transform(da.from_array(X, chunks=(2000, -1)))
+    np.testing.assert_allclose(distances.compute(), expected.transform(X), rtol=1e-12)
+
+
+def test_fast_kmeans_warns_and_relocates_as_in_memory(process_cluster):
+    X = np.repeat(np.random.default_rng(3).normal(size=(3, 2)), 3000, axis=0)
+    init = X[[0, 1, 3000, 6000]]  # two centres on one point: one cluster empties
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        expected = FastKMeans(4, init=init, n_init=1, engine="numba").fit(X)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        got = FastKMeans(4, init=init, n_init=1).fit(da.from_array(X, chunks=(2500, 2)))
+    _assert_same_kmeans(got, expected)
+
+
+@pytest.mark.parametrize("params, X_kind, match", [
+    (dict(init="k-means++"), "float64", "needs init as an array"),
+    (dict(engine="hamerly"), "float64", "runs engine='numba'"),
+    (dict(algorithm="elkan"), "float64", "runs engine='numba'"),
+    (dict(), "float32", "float32 Dask input"),
+    (dict(), "nan", "NaN"),
+])
+def test_fast_kmeans_refuses_what_a_dask_fit_cannot_do_clearly(params, X_kind, match):
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    if X_kind == "float32":
+        X = X.astype(np.float32)
+    elif X_kind == "nan":
+        X[7, 1] = np.nan
+    params = {"init": X[:3], "n_init": 1, **params}
+    with pytest.raises(ValueError, match=match):
+        FastKMeans(3, **params).fit(da.from_array(X, chunks=(100, 3)))
+
+
+def test_fast_kmeans_driver_never_holds_x(process_cluster):
+    """X (96 MB) drawn on the workers: the driver holds the rows' norms, 8 bytes a sample."""
+    n_samples, n_features = 400_000, 30
+    X = da.random.RandomState(1).standard_normal((n_samples, n_features),
+                                                 chunks=(50_000, n_features))
+    init = np.random.default_rng(0).normal(size=(6, n_features))
+    tracemalloc.start()
+    try:
+        fitted = FastKMeans(6, init=init, n_init=1, max_iter=5).fit(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(fitted.labels_, da.Array) and fitted.labels_.shape == (n_samples,)
+    assert peak < X.nbytes / 8, (peak, X.nbytes)

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, blas_threads,
                         compute_threads, engine_run, numba_threads)
 from .._base import DocLinkMixin
+from .._base import is_dask_array as _is_dask_array
 from .._centring import centred_copy
 from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
@@ -615,7 +616,14 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Sparse matrices are converted to CSR and clustered as
             ``KMeans`` clusters them (not centred), with its results bit for
             bit, on the ``reference``, ``numpy``, ``numba`` and ``hamerly``
-            engines (``jax``: ``TypeError``).
+            engines (``jax``: ``TypeError``).  A float64 ``dask.array``
+            chunked over rows is fitted on the Dask workers by the numba
+            engine, with the in-memory numba fit's labels, ``n_iter_``,
+            inertia and centres bit for bit; ``init`` must then be an
+            array of centres (k-means++ needs every sample in one place),
+            ``labels_`` is a Dask array, and only the rows' squared norms
+            (8 bytes a sample) come to this process
+            (:mod:`skfast.cluster._dask`).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -626,6 +634,10 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self : FastKMeans
             Fitted estimator.
         """
+        if _is_dask_array(X):
+            from ._dask import fit_dask
+
+            return fit_dask(self, X, sample_weight)
         # The centred working copy made below is always a new array, so the
         # caller's X never changes (copy_x=False is accepted but cannot opt out).
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
@@ -774,8 +786,11 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Returns
         -------
         labels : ndarray of shape (n_samples,), dtype int32
-            Cluster index of each sample.
+            Cluster index of each sample (a Dask array for a Dask array,
+            computed chunk by chunk on the workers).
         """
+        if _is_dask_array(X):  # chunk by chunk, on the workers: a Dask array of labels
+            return X.rechunk({1: -1}).map_blocks(self.predict, drop_axis=1, dtype=np.int32)
         X = self._check_test_data(X)
         return self._predict_with_engine(X)[0]
 
@@ -809,8 +824,12 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
-            Distances in the dtype of X.
+            Distances in the dtype of X (a Dask array for a Dask array).
         """
+        if _is_dask_array(X):  # chunk by chunk, on the workers
+            return X.rechunk({1: -1}).map_blocks(
+                self.transform, chunks=(X.chunks[0], (self.cluster_centers_.shape[0],)),
+                dtype=X.dtype if X.dtype == np.float32 else np.float64)
         X = self._check_test_data(X)
         if sp.issparse(X):
             return euclidean_distances(X, self.cluster_centers_)
@@ -835,7 +854,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
-            Distances in the dtype of X.
+            Distances in the dtype of X (a Dask array for a Dask array).
         """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 

@@ -226,20 +226,27 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     return reduce_blocks(partial_sums, partial_weights)
 
 
+@numba.njit(cache=True, nogil=True)
+def inertia_block(X, sample_weight, centers, labels, start, stop):
+    """Weighted squared distances of samples ``start`` to ``stop - 1`` to their centres, in order."""
+    acc = 0.0
+    for i in range(start, stop):
+        dist = 0.0
+        for j in range(X.shape[1]):
+            diff = np.float64(X[i, j]) - centers[labels[i], j]
+            dist += diff * diff
+        acc += sample_weight[i] * dist
+    return acc
+
+
 @numba.njit(cache=True, parallel=True)
 def _inertia(X, sample_weight, centers, labels, n_blocks):
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     partial = np.zeros(n_blocks)
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
-        acc = 0.0
-        for i in range(b * block, min((b + 1) * block, n_samples)):
-            dist = 0.0
-            for j in range(n_features):
-                diff = np.float64(X[i, j]) - centers[labels[i], j]
-                dist += diff * diff
-            acc += sample_weight[i] * dist
-        partial[b] = acc
+        partial[b] = inertia_block(X, sample_weight, centers, labels, b * block,
+                                   min((b + 1) * block, n_samples))
     # Summed by the caller: a reduction here would be parallelised by numba,
     # and its order, hence its rounding, would depend on the thread count.
     return partial

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import nullcontext
 from numbers import Integral, Real
@@ -18,6 +17,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from .._base import DocLinkMixin
+from .._base import is_dask_array as _is_dask_array
 from .._centring import centre_columns
 from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec,
                         compute_threads, effective_n_threads, engine_run, numba_threads)
@@ -625,12 +625,6 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
 #: Bytes of a memmap's tile of columns: its centred float64 copy and the
 #: engine's operands made from it stay near this.
 TILE_BYTES = 128 * 2**20
-
-
-def _is_dask_array(X):
-    """Whether X is a ``dask.array.Array`` (without importing dask)."""
-    dask_array = sys.modules.get("dask.array")
-    return dask_array is not None and isinstance(X, dask_array.Array)
 
 
 #: Rows and columns of the blocks in which the observed sums are added: fixed

@@ -1,0 +1,301 @@
+"""FastKMeans on a Dask array chunked over rows: the numba engine's pass on the workers.
+
+The in-memory numba engine cuts the samples into fixed blocks (their size a
+function of the shape only, :func:`skfast.cluster._numba.block_count`), sums
+each block into its own partial cluster sums and adds the partials in block
+order.  Here the rows are rechunked so that every chunk holds whole blocks;
+each chunk runs the same compiled block kernel on its worker and returns its
+blocks' partials (``blocks x clusters x features``, never a sample), which
+the driver adds in the same block order.  Everything else a fit computes
+from all samples is reproduced in the order the in-memory fit uses:
+
+- the centring mean: numpy's row-after-row sum, continued from chunk to
+  chunk (a chain of small tasks, each adding its rows to the running sum);
+- the tolerance: the mean variance, from the rows' squared norms, which
+  come to the driver (8 bytes a sample, once) for numpy's pairwise sum;
+- the inertia: the per-block partials, summed as the in-memory fit sums them;
+- empty clusters: the distances come to the driver only when a cluster is
+  empty, for the same ``argpartition``.
+
+So labels, ``n_iter_``, inertia and centres are those of
+``FastKMeans(engine="numba")`` on the computed array, bit for bit, whatever
+the chunks.  Labels stay on the workers: ``labels_`` is a Dask array.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numba
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array
+
+from ._numba import (_NO_WEIGHTS, _lloyd_block, _prepared, accumulate_block, block_count,
+                     inertia_block, settle_near_ties)
+from ._sklearn_order import center_shift, reduce_blocks
+
+__all__ = ["fit_dask"]
+
+
+@numba.njit(cache=True, parallel=True)
+def _pass_blocks(X, sample_weight, centers, centers_t, half_norms, margin, block):
+    """The numba engine's fused pass over X in blocks of ``block`` rows; partials not reduced."""
+    n_samples, n_features = X.shape
+    n_clusters = centers_t.shape[1]
+    n_blocks = max(1, -(-n_samples // block))
+    labels = np.empty(n_samples, dtype=np.int32)
+    unsure = np.empty(n_samples, dtype=np.bool_)
+    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
+    partial_weights = np.zeros((n_blocks, n_clusters))
+    for b in numba.prange(n_blocks):
+        _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, b * block,
+                     min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
+                     partial_weights[b])
+    return labels, unsure, partial_sums, partial_weights
+
+
+@numba.njit(cache=True, parallel=True)
+def _accumulate_blocks(X, sample_weight, labels, n_clusters, block):
+    n_samples, n_features = X.shape
+    n_blocks = max(1, -(-n_samples // block))
+    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
+    partial_weights = np.zeros((n_blocks, n_clusters))
+    for b in numba.prange(n_blocks):
+        accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
+                         partial_sums[b], partial_weights[b])
+    return partial_sums, partial_weights
+
+
+@numba.njit(cache=True, parallel=True)
+def _inertia_blocks(X, sample_weight, centers, labels, block):
+    n_samples = X.shape[0]
+    n_blocks = max(1, -(-n_samples // block))
+    partial = np.zeros(n_blocks)
+    for b in numba.prange(n_blocks):
+        partial[b] = inertia_block(X, sample_weight, centers, labels, b * block,
+                                   min((b + 1) * block, n_samples))
+    return partial
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_rows(X, running):
+    """``running`` plus the rows of X one after the other, in X's dtype (numpy's mean order)."""
+    total = running.copy()
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            total[j] += X[i, j]
+    return total
+
+
+# --- the tasks a worker runs on its chunk ----------------------------------------------
+
+
+def _checked(chunk):
+    # the in-memory fit's validation, chunk by chunk, on the worker
+    return check_array(np.asarray(chunk), dtype=np.float64, order="C", input_name="X")
+
+
+def _running_sum(chunk, running):
+    return _add_rows(_checked(chunk), running)
+
+
+def _centred_chunk(chunk, mean):
+    """``chunk - mean`` and each row's squared norm, summed feature by feature as in memory."""
+    centred = np.ascontiguousarray(_checked(chunk) - mean)
+    if centred.shape[1] == 0:
+        return centred, np.zeros(centred.shape[0])
+    return centred, np.cumsum(np.square(centred), axis=1)[:, -1]
+
+
+def _step(centred, weights, centers, prepared, block):
+    """One Lloyd assignment and the chunk's per-block partial sums (near-ties settled)."""
+    labels, unsure, partial_sums, partial_weights = _pass_blocks(centred, weights, *prepared,
+                                                                 block)
+    if settle_near_ties(centred, centers, labels, unsure):
+        partial_sums, partial_weights = _accumulate_blocks(centred, weights, labels,
+                                                           centers.shape[0], block)
+    return labels, (partial_sums, partial_weights)
+
+
+def _assign(centred, centers, prepared, block):
+    labels, unsure, _, _ = _pass_blocks(centred, _NO_WEIGHTS, *prepared, block)
+    settle_near_ties(centred, centers, labels, unsure)
+    return labels
+
+
+def _distances(centred, centers_old, labels):
+    # as _relocate_empty_clusters computes them, in X's dtype
+    return ((centred - centers_old[labels]) ** 2).sum(axis=1)
+
+
+def _rows(centred, local):
+    return centred[local]
+
+
+# --- the driver ----------------------------------------------------------------------
+
+
+class _Chunks:
+    """The centred chunks (and their weights) held on the workers, with their offsets."""
+
+    def __init__(self, centred, weights, offsets):
+        self.centred, self.weights, self.offsets = centred, weights, offsets
+
+    def locate(self, rows):
+        """``(chunk, local row)`` of global rows."""
+        chunk = np.searchsorted(self.offsets, rows, side="right") - 1
+        return chunk, rows - self.offsets[chunk]
+
+
+def _rechunked(X, block):
+    """X with whole columns and chunks of whole blocks, near the chunks it came with."""
+    per_chunk = max(1, int(round(max(X.chunks[0]) / block)))
+    return X.rechunk({0: per_chunk * block, 1: -1})
+
+
+def _mean(X, chunks):
+    """numpy's ``X.mean(axis=0)``, bit for bit, without gathering X."""
+    import dask
+
+    if X.shape[1] < 2:  # numpy sums a single column pairwise
+        return np.asarray(X.compute(), dtype=np.float64).mean(axis=0)
+    running = np.zeros(X.shape[1])
+    for chunk in chunks:  # a chain: each task adds its rows to the running sum
+        running = dask.delayed(_running_sum)(chunk, running)
+    return dask.compute(running)[0] / np.float64(X.shape[0])
+
+
+def _relocate(state, sample_weight, centers_old, sums, weights, labels):
+    """:func:`~skfast.cluster._kmeans._relocate_empty_clusters` with the rows on the workers."""
+    import dask
+
+    empty = np.flatnonzero(weights == 0)
+    if empty.size == 0:
+        return
+    distances = np.concatenate(dask.compute(*[
+        dask.delayed(_distances)(c, centers_old, l) for c, l in zip(state.centred, labels)]))
+    farthest = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
+    if np.max(distances) == 0:
+        return
+    chunk, local = state.locate(farthest)
+    points = dask.compute(*[dask.delayed(_rows)(state.centred[c], [r]) for c, r in
+                            zip(chunk, local)])
+    far_labels = dask.compute(*[dask.delayed(_rows)(labels[c], [r]) for c, r in
+                                zip(chunk, local)])
+    for new_cluster, far, point, old in zip(empty, farthest, points, far_labels):
+        weight = np.float64(1.0) if sample_weight is None else sample_weight[far]
+        old_cluster = old[0]
+        point = point[0] * weight
+        sums[old_cluster] -= point
+        sums[new_cluster] = point
+        weights[new_cluster] = weight
+        weights[old_cluster] -= weight
+
+
+def fit_dask(estimator, X, sample_weight):
+    """Fit ``estimator`` (a FastKMeans) on the Dask array ``X``; returns the estimator."""
+    import dask
+    import dask.array as da
+
+    from ._kmeans import _cluster_means, _needs_rescaling
+
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D array for X, got an array of shape {X.shape}.")
+    if X.dtype == np.float32:
+        raise ValueError("FastKMeans on a Dask array runs on float64 data; float32 Dask input "
+                         "is not supported yet (use X.astype('float64'), or compute X).")
+    if estimator.engine not in ("auto", "numba") or estimator.algorithm in ("elkan",
+                                                                            "hamerly"):
+        raise ValueError(
+            f"On a Dask array FastKMeans runs engine='numba' (or 'auto'), algorithm='lloyd'; "
+            f"got engine={estimator.engine!r}, algorithm={estimator.algorithm!r}.")
+    init = estimator.init
+    if isinstance(init, str) or callable(init):
+        raise ValueError(
+            f"On a Dask array FastKMeans needs init as an array of centres, got init={init!r}: "
+            "k-means++ and random draws need every sample in one place.  Draw them on a "
+            "sample that fits, e.g. FastKMeans(k).fit(X[:100_000].compute()).cluster_centers_.")
+    n_samples, n_features = X.shape
+    k = estimator.n_clusters
+    if n_samples < k:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
+    init = check_array(init, dtype=np.float64, copy=True, order="C", input_name="init")
+    estimator._check_center_shape(X, init)
+    estimator._effective_n_init()  # the warning for an explicit n_init with given centres
+    if sample_weight is not None:
+        sample_weight = estimator._check_sample_weight(sample_weight, X).astype(np.float64)
+
+    n_blocks = block_count(n_samples, n_features, k)
+    block = -(-n_samples // n_blocks)
+    X = _rechunked(X.astype(np.float64) if X.dtype != np.float64 else X, block)
+    chunks = list(X.to_delayed().ravel())
+    offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
+    mean = _mean(X, chunks)
+    parts = dask.persist(*[dask.delayed(_centred_chunk, nout=2)(c, mean) for c in chunks])
+    centred = [p[0] for p in parts]
+    squared_norms = np.concatenate(dask.compute(*[p[1] for p in parts]))
+    if _needs_rescaling(squared_norms, np.dtype(np.float64)):
+        raise ValueError("Dask input whose squared distances leave the float range is not "
+                         "supported yet; scale X by a power of two first.")
+    # the weights go to the workers once (or are made there), not with every step
+    spans = list(zip(offsets[:-1], offsets[1:]))
+    weights = list(dask.persist(*[
+        dask.delayed(np.ones)(int(b - a)) if sample_weight is None
+        else dask.delayed(np.ascontiguousarray)(sample_weight[a:b]) for a, b in spans]))
+    state = _Chunks(centred, weights, offsets)
+    tol = float(np.sum(squared_norms)) / (n_samples * n_features) * estimator.tol
+    max_squared_norm = float(squared_norms.max())
+    del squared_norms
+
+    centers = init - mean
+    labels_old, strict = None, False
+    for i in range(estimator.max_iter):
+        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
+        steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, block)
+                               for c, w in zip(state.centred, state.weights)])
+        labels = [s[0] for s in steps]
+        partials = dask.compute(*[s[1] for s in steps])
+        sums, cluster_weights = reduce_blocks(np.concatenate([p[0] for p in partials]),
+                                              np.concatenate([p[1] for p in partials]))
+        _relocate(state, sample_weight, centers, sums, cluster_weights, labels)
+        centers_new = _cluster_means(sums, cluster_weights, np.float64)
+        shift = center_shift(centers_new, centers)
+        centers = centers_new
+        if labels_old is not None and all(dask.compute(*[
+                dask.delayed(np.array_equal)(a, b) for a, b in zip(labels, labels_old)])):
+            strict = True
+            break
+        if (shift**2).sum() <= tol:
+            break
+        labels_old = labels
+    if not strict:
+        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
+        labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block)
+                                for c in state.centred])
+    centers64 = np.asarray(centers, dtype=np.float64)
+    partial = np.zeros(n_blocks)  # the in-memory fit's trailing blocks may be empty
+    found = np.concatenate(dask.compute(*[
+        dask.delayed(_inertia_blocks)(c, w, centers64, l, block)
+        for c, w, l in zip(state.centred, state.weights, labels)]))
+    partial[:found.size] = found  # numpy's pairwise sum groups by position: same length
+    counts = sum(dask.compute(*[dask.delayed(np.bincount)(l, minlength=k) for l in labels]))
+    distinct = np.count_nonzero(counts)
+    if distinct < k:
+        warnings.warn(
+            f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+            f"({k}). Possibly due to duplicate points in X.", ConvergenceWarning, stacklevel=3)
+    estimator.n_features_in_ = n_features
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    estimator.cluster_centers_ = centers + mean
+    estimator._n_features_out = k
+    estimator.labels_ = da.concatenate([
+        da.from_delayed(l, shape=(int(b - a),), dtype=np.int32)
+        for l, (a, b) in zip(labels, spans)])
+    estimator.inertia_ = float(np.sum(partial))
+    estimator.n_iter_ = i + 1
+    estimator.n_distance_evaluations_ = n_samples * k * (i + 1)
+    estimator._n_init = 1
+    estimator.engine_ = "numba"
+    return estimator
