@@ -258,6 +258,11 @@ def _band_text(band, fmt=".3f"):
     return f"[{band[0]:{fmt}}, {band[1]:{fmt}}]"
 
 
+def _power_lines(rows, yes):
+    return [f"{r['effect']:6.2f} {r['power']:9.3f} {r['t_test_power']:13.3f} "
+            f"{_band_text(r['band']):>16} {yes[r['in_band']]:>8}" for r in rows]
+
+
 def report(section):
     """The three calibration tables as text."""
     null, fwer, power = section["null"], section["maxT"], section["power"]
@@ -284,8 +289,7 @@ def report(section):
               f"R={power['n_permutations']}); rising: {yes[power['rising']]}",
               f"{'effect':>6} {'rejected':>9} {'t-test power':>13} {conf + ' band':>16} "
               f"{'in band':>8}"]
-    lines += [f"{r['effect']:6.2f} {r['power']:9.3f} {r['t_test_power']:13.3f} "
-              f"{_band_text(r['band']):>16} {yes[r['in_band']]:>8}" for r in power["rows"]]
+    lines += _power_lines(power["rows"], yes)
     flips = section.get("sign_flip")
     if flips:
         lines += ["", f"Sign flips (design=\"one_sample\", n={flips['n_samples']}): null "
@@ -306,8 +310,7 @@ def report(section):
         lines += ["", f"Sign flips, power of t against the one-sample t-test "
                   f"({pw['n_features']} features, R={pw['n_permutations']}); rising: "
                   f"{yes[pw['rising']]}"]
-        lines += [f"{r['effect']:6.2f} {r['power']:9.3f} {r['t_test_power']:13.3f} "
-                  f"{_band_text(r['band']):>16} {yes[r['in_band']]:>8}" for r in pw["rows"]]
+        lines += _power_lines(pw["rows"], yes)
     s = section["summary"]
     lines += ["", f"{s['n_in_band']} of {s['n_entries']} entries inside their {conf} band"]
     return "\n".join(lines)

@@ -202,6 +202,11 @@ def _calibration(sources):
     def band(values, fmt):
         return f"{values[0]:{fmt}} to {values[1]:{fmt}}"
 
+    def power_table(rows):
+        return Table(["effect (sd)", "rejected", "t-test power", f"{conf} band", "in band"],
+                     [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
+                       band(r["band"], ".3f"), yes[r["in_band"]]] for r in rows])
+
     parts = [
         f"`PermutationTest` (`engine=\"auto\"`, fixed seeds) on simulated data whose answer is "
         f"known (`{src.script}`, {src.cite}). Null calibration: the share of "
@@ -226,9 +231,7 @@ def _calibration(sources):
         f"noise, {power['n_group1']}/{power['n_samples'] - power['n_group1']}, R = "
         f"{power['n_permutations']:,}, the same noise for every effect), against the power of "
         f"the two-sample t-test:",
-        Table(["effect (sd)", "rejected", "t-test power", f"{conf} band", "in band"],
-              [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
-                band(r["band"], ".3f"), yes[r["in_band"]]] for r in power["rows"]]),
+        power_table(power["rows"]),
     ]
     flips = s.get("sign_flip")
     if flips:
@@ -250,9 +253,7 @@ def _calibration(sources):
             f"Sign flips, power of `t` ({fpower['n_features']:,} features with mean `effect` "
             f"sds, normal noise, R = {fpower['n_permutations']:,}) against the power of the "
             f"one-sample t-test:",
-            Table(["effect (sd)", "rejected", "t-test power", f"{conf} band", "in band"],
-                  [[f"{r['effect']:.2f}", f"{r['power']:.3f}", f"{r['t_test_power']:.3f}",
-                    band(r["band"], ".3f"), yes[r["in_band"]]] for r in fpower["rows"]]),
+            power_table(fpower["rows"]),
         ]
     summary = s["summary"]
     rising = summary["power_rising"] and summary.get("sign_flip_power_rising", True)
