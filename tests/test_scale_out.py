@@ -175,13 +175,14 @@ def _assert_same_kmeans(got, expected):
     assert got.n_iter_ == expected.n_iter_
     assert got.inertia_ == expected.inertia_
     np.testing.assert_array_equal(got.cluster_centers_, expected.cluster_centers_)
-    assert got.engine_ == expected.engine_ == "numba"
+    assert got.engine_ == expected.engine_
 
 
+@pytest.mark.parametrize("engine", ["numba", "hamerly"])
 @pytest.mark.parametrize("kind", ["blobs", "integer_grid", "duplicates", "few_distinct",
                                   "constant_column", "two_weighted"])
-def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, kind):
-    """Row chunks of 1,500 (and uneven ones) on two workers: the numba engine's fit bit for bit."""
+def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, kind, engine):
+    """Row chunks of 1,500 (and uneven ones) on two workers: the engine's in-memory fit bit for bit."""
     if kind == "blobs":
         rng = np.random.default_rng(0)
         X = rng.normal(size=(9000, 4)) + rng.integers(0, 5, size=(9000, 1)) * 3.0
@@ -189,7 +190,7 @@ def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, k
     else:
         X, n_clusters, weight = hostile_kmeans(kind, 1, n_samples=9000)
     init = X[np.random.default_rng(2).choice(X.shape[0], n_clusters, replace=False)]
-    params = dict(n_clusters=n_clusters, init=init, n_init=1, engine="numba", max_iter=40)
+    params = dict(n_clusters=n_clusters, init=init, n_init=1, engine=engine, max_iter=40)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # few distinct points
         expected = FastKMeans(**params).fit(X, sample_weight=weight)
@@ -204,20 +205,33 @@ def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, k
     np.testing.assert_allclose(distances.compute(), expected.transform(X), rtol=1e-12)
 
 
-def test_fast_kmeans_warns_and_relocates_as_in_memory(process_cluster):
+@pytest.mark.parametrize("engine", ["numba", "hamerly"])
+def test_fast_kmeans_warns_and_relocates_as_in_memory(process_cluster, engine):
     X = np.repeat(np.random.default_rng(3).normal(size=(3, 2)), 3000, axis=0)
     init = X[[0, 1, 3000, 6000]]  # two centres on one point: one cluster empties
     with pytest.warns(ConvergenceWarning, match="distinct clusters"):
-        expected = FastKMeans(4, init=init, n_init=1, engine="numba").fit(X)
+        expected = FastKMeans(4, init=init, n_init=1, engine=engine).fit(X)
     with pytest.warns(ConvergenceWarning, match="distinct clusters"):
-        got = FastKMeans(4, init=init, n_init=1).fit(da.from_array(X, chunks=(2500, 2)))
+        got = FastKMeans(4, init=init, n_init=1, engine=engine).fit(
+            da.from_array(X, chunks=(2500, 2)))
     _assert_same_kmeans(got, expected)
+
+
+def test_fast_kmeans_auto_on_dask_runs_the_in_memory_rule_s_bounds_or_loops(process_cluster):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6000, 3)) + rng.integers(0, 4, size=(6000, 1)) * 4.0
+    for k in (3, 12):  # the rule's numba, then hamerly
+        init = X[:k]
+        got = FastKMeans(k, init=init, n_init=1).fit(da.from_array(X, chunks=(2000, 3)))
+        expected = FastKMeans(k, init=init, n_init=1, engine=got.engine_).fit(X)
+        _assert_same_kmeans(got, expected)
+        assert got.engine_ == ("numba" if k == 3 else "hamerly")
 
 
 @pytest.mark.parametrize("params, X_kind, match", [
     (dict(init="k-means++"), "float64", "needs init as an array"),
-    (dict(engine="hamerly"), "float64", "runs engine='numba'"),
-    (dict(algorithm="elkan"), "float64", "runs engine='numba'"),
+    (dict(engine="blas"), "float64", "runs engine='numba'"),
+    (dict(engine="numba", algorithm="elkan"), "float64", "runs engine='numba'"),
     (dict(), "float32", "float32 Dask input"),
     (dict(), "nan", "NaN"),
 ])

@@ -1,4 +1,4 @@
-"""FastKMeans on a Dask array chunked over rows: the numba engine's pass on the workers.
+"""FastKMeans on a Dask array chunked over rows: the numba or hamerly engine on the workers.
 
 The in-memory numba engine cuts the samples into fixed blocks (their size a
 function of the shape only, :func:`skfast.cluster._numba.block_count`), sums
@@ -13,13 +13,21 @@ from all samples is reproduced in the order the in-memory fit uses:
   chunk (a chain of small tasks, each adding its rows to the running sum);
 - the tolerance: the mean variance, from the rows' squared norms, which
   come to the driver (8 bytes a sample, once) for numpy's pairwise sum;
-- the inertia: the per-block partials, summed as the in-memory fit sums them;
+- the inertia: each sample's term, added in the in-memory fit's blocks;
 - empty clusters: the distances come to the driver only when a cluster is
   empty, for the same ``argpartition``.
 
+The hamerly engine's bounds and kept block sums stay with their chunk; its
+chunks hold whole blocks of the kept sums, and the cluster sums are the
+blocks added in block order by a chain of small tasks (only ``clusters x
+features`` numbers travel per chunk).  The inertia is each sample's
+weighted squared distance (8 bytes a sample, once) added in the numba
+engine's blocks, as both engines' ``inertia`` adds them.
+
 So labels, ``n_iter_``, inertia and centres are those of
-``FastKMeans(engine="numba")`` on the computed array, bit for bit, whatever
-the chunks.  Labels stay on the workers: ``labels_`` is a Dask array.
+``FastKMeans(engine="numba")`` (or ``"hamerly"``) on the computed array,
+bit for bit, whatever the chunks.  Labels stay on the workers:
+``labels_`` is a Dask array.
 """
 
 from __future__ import annotations
@@ -31,8 +39,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array
 
+from ._hamerly import BoundedStep, cache_block_count
 from ._numba import (_NO_WEIGHTS, _lloyd_block, _prepared, accumulate_block, block_count,
-                     inertia_block, settle_near_ties)
+                     settle_near_ties)
 from ._sklearn_order import center_shift, reduce_blocks
 
 __all__ = ["fit_dask"]
@@ -68,14 +77,40 @@ def _accumulate_blocks(X, sample_weight, labels, n_clusters, block):
 
 
 @numba.njit(cache=True, parallel=True)
-def _inertia_blocks(X, sample_weight, centers, labels, block):
-    n_samples = X.shape[0]
-    n_blocks = max(1, -(-n_samples // block))
+def _row_inertia(X, sample_weight, centers, labels):
+    """Each sample's weighted squared distance to its centre, as ``inertia_block`` adds it."""
+    out = np.empty(X.shape[0])
+    for i in numba.prange(X.shape[0]):
+        dist = 0.0
+        for j in range(X.shape[1]):
+            diff = np.float64(X[i, j]) - centers[labels[i], j]
+            dist += diff * diff
+        out[i] = sample_weight[i] * dist
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_totals(contributions, block, n_blocks):
+    """``inertia_block``'s sums: each block's contributions in row order, from 0."""
     partial = np.zeros(n_blocks)
-    for b in numba.prange(n_blocks):
-        partial[b] = inertia_block(X, sample_weight, centers, labels, b * block,
-                                   min((b + 1) * block, n_samples))
+    for b in range(n_blocks):
+        acc = 0.0
+        for i in range(b * block, min((b + 1) * block, contributions.shape[0])):
+            acc += contributions[i]
+        partial[b] = acc
     return partial
+
+
+@numba.njit(cache=True, nogil=True)
+def _continue_blocks(sums, weights, block_sums, block_weights):
+    """``sums`` and ``weights`` plus the blocks, in block order (the chain of kept sums)."""
+    sums, weights = sums.copy(), weights.copy()
+    for b in range(block_sums.shape[0]):
+        for k in range(block_sums.shape[1]):
+            weights[k] += block_weights[b, k]
+            for j in range(block_sums.shape[2]):
+                sums[k, j] += block_sums[b, k, j]
+    return sums, weights
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,6 +153,22 @@ def _step(centred, weights, centers, prepared, block):
     return labels, (partial_sums, partial_weights)
 
 
+def _bounds(centred, squared_norms, block):
+    return BoundedStep(centred, squared_norms, block=block)
+
+
+def _bounded_step(bounds, centred, weights, centers):
+    """Hamerly's step on the chunk: new bounds, labels, and the chunk's kept block sums."""
+    bounds = bounds.copy()  # a task never changes its inputs
+    labels, _, _ = bounds(centred, weights, centers)
+    # a list: a tuple led by a callable (the bounds) would read as a Dask task
+    return [bounds, labels, (bounds._block_sums, bounds._block_weights)]
+
+
+def _chain(running, parts):
+    return _continue_blocks(*running, *parts)
+
+
 def _assign(centred, centers, prepared, block):
     labels, unsure, _, _ = _pass_blocks(centred, _NO_WEIGHTS, *prepared, block)
     settle_near_ties(centred, centers, labels, unsure)
@@ -146,6 +197,78 @@ class _Chunks:
         """``(chunk, local row)`` of global rows."""
         chunk = np.searchsorted(self.offsets, rows, side="right") - 1
         return chunk, rows - self.offsets[chunk]
+
+
+class _LloydOnChunks:
+    """The numba engine's step: each chunk's per-block partials, added here in block order."""
+
+    def __init__(self, state, block, max_squared_norm, n_features):
+        self.state, self.block = state, block
+        self.max_squared_norm, self.n_features = max_squared_norm, n_features
+
+    def __call__(self, centers):
+        import dask
+
+        prepared = _prepared(np.empty((0, self.n_features)), centers, self.max_squared_norm)
+        steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, self.block)
+                               for c, w in zip(self.state.centred, self.state.weights)])
+        partials = dask.compute(*[s[1] for s in steps])
+        sums, weights = reduce_blocks(np.concatenate([p[0] for p in partials]),
+                                      np.concatenate([p[1] for p in partials]))
+        return [s[0] for s in steps], sums, weights
+
+    def evaluations(self, full):
+        return full
+
+
+class _BoundsOnChunks:
+    """The hamerly engine's step: bounds and kept block sums live with their chunk.
+
+    The cluster sums are the kept block sums added in block order, as the
+    in-memory engine adds them: a chain of small tasks, each adding its
+    chunk's blocks to the running sums, so only ``clusters x features``
+    numbers travel per chunk.
+    """
+
+    def __init__(self, state, chunk_norms, block, n_clusters, n_features):
+        import dask
+
+        self.state, self.shape = state, (n_clusters, n_features)
+        self.bounds = list(dask.persist(*[dask.delayed(_bounds)(c, q, block)
+                                          for c, q in zip(state.centred, chunk_norms)]))
+
+    def __call__(self, centers):
+        import dask
+
+        steps = [dask.delayed(_bounded_step, nout=3)(b, c, w, centers)
+                 for b, c, w in zip(self.bounds, self.state.centred, self.state.weights)]
+        running = (np.zeros(self.shape), np.zeros(self.shape[0]))
+        for s in steps:
+            running = dask.delayed(_chain, nout=2)(running, s[2])
+        steps, running = dask.persist(steps, running)
+        self.bounds = [s[0] for s in steps]
+        sums, weights = dask.compute(running)[0]
+        return [s[1] for s in steps], sums, weights
+
+    def evaluations(self, full):
+        import dask
+
+        return int(sum(dask.compute(*[dask.delayed(lambda b: b.distance_evaluations)(b)
+                                      for b in self.bounds])))
+
+
+def _dask_engine(estimator, X):
+    """The engine a Dask fit runs: numba or hamerly, as named or as ``auto`` picks."""
+    algorithm = estimator.algorithm
+    if estimator.engine == "auto":
+        engine, _ = estimator._resolve_engine(X)
+        return "hamerly" if engine.name == "hamerly" else "numba"
+    if estimator.engine == "hamerly" or (estimator.engine == "numba"
+                                          and algorithm not in ("elkan", "hamerly")):
+        return estimator.engine
+    raise ValueError(
+        f"On a Dask array FastKMeans runs engine='numba' (algorithm='lloyd'), 'hamerly' or "
+        f"'auto'; got engine={estimator.engine!r}, algorithm={algorithm!r}.")
 
 
 def _rechunked(X, block):
@@ -205,11 +328,7 @@ def fit_dask(estimator, X, sample_weight):
     if X.dtype == np.float32:
         raise ValueError("FastKMeans on a Dask array runs on float64 data; float32 Dask input "
                          "is not supported yet (use X.astype('float64'), or compute X).")
-    if estimator.engine not in ("auto", "numba") or estimator.algorithm in ("elkan",
-                                                                            "hamerly"):
-        raise ValueError(
-            f"On a Dask array FastKMeans runs engine='numba' (or 'auto'), algorithm='lloyd'; "
-            f"got engine={estimator.engine!r}, algorithm={estimator.algorithm!r}.")
+    engine = _dask_engine(estimator, X)
     init = estimator.init
     if isinstance(init, str) or callable(init):
         raise ValueError(
@@ -228,13 +347,19 @@ def fit_dask(estimator, X, sample_weight):
 
     n_blocks = block_count(n_samples, n_features, k)
     block = -(-n_samples // n_blocks)
-    X = _rechunked(X.astype(np.float64) if X.dtype != np.float64 else X, block)
+    if engine == "hamerly":  # chunks of the kept sums' blocks
+        cache_blocks = cache_block_count(n_samples, n_features, k, 8)
+        chunk_block = -(-n_samples // cache_blocks)
+    else:
+        chunk_block = block
+    X = _rechunked(X.astype(np.float64) if X.dtype != np.float64 else X, chunk_block)
     chunks = list(X.to_delayed().ravel())
     offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
     mean = _mean(X, chunks)
     parts = dask.persist(*[dask.delayed(_centred_chunk, nout=2)(c, mean) for c in chunks])
     centred = [p[0] for p in parts]
-    squared_norms = np.concatenate(dask.compute(*[p[1] for p in parts]))
+    chunk_norms = [p[1] for p in parts]
+    squared_norms = np.concatenate(dask.compute(*chunk_norms))
     if _needs_rescaling(squared_norms, np.dtype(np.float64)):
         raise ValueError("Dask input whose squared distances leave the float range is not "
                          "supported yet; scale X by a power of two first.")
@@ -248,16 +373,14 @@ def fit_dask(estimator, X, sample_weight):
     max_squared_norm = float(squared_norms.max())
     del squared_norms
 
+    if engine == "hamerly":
+        step = _BoundsOnChunks(state, chunk_norms, chunk_block, k, n_features)
+    else:
+        step = _LloydOnChunks(state, block, max_squared_norm, n_features)
     centers = init - mean
     labels_old, strict = None, False
     for i in range(estimator.max_iter):
-        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
-        steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, block)
-                               for c, w in zip(state.centred, state.weights)])
-        labels = [s[0] for s in steps]
-        partials = dask.compute(*[s[1] for s in steps])
-        sums, cluster_weights = reduce_blocks(np.concatenate([p[0] for p in partials]),
-                                              np.concatenate([p[1] for p in partials]))
+        labels, sums, cluster_weights = step(centers)
         _relocate(state, sample_weight, centers, sums, cluster_weights, labels)
         centers_new = _cluster_means(sums, cluster_weights, np.float64)
         shift = center_shift(centers_new, centers)
@@ -269,16 +392,16 @@ def fit_dask(estimator, X, sample_weight):
         if (shift**2).sum() <= tol:
             break
         labels_old = labels
-    if not strict:
+    if not strict:  # Lloyd's labels for the last centres: the same from any engine
         prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
         labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block)
                                 for c in state.centred])
     centers64 = np.asarray(centers, dtype=np.float64)
-    partial = np.zeros(n_blocks)  # the in-memory fit's trailing blocks may be empty
-    found = np.concatenate(dask.compute(*[
-        dask.delayed(_inertia_blocks)(c, w, centers64, l, block)
+    # each sample's weighted squared distance, added in the numba engine's blocks
+    contributions = np.concatenate(dask.compute(*[
+        dask.delayed(_row_inertia)(c, w, centers64, l)
         for c, w, l in zip(state.centred, state.weights, labels)]))
-    partial[:found.size] = found  # numpy's pairwise sum groups by position: same length
+    partial = _block_totals(contributions, block, n_blocks)
     counts = sum(dask.compute(*[dask.delayed(np.bincount)(l, minlength=k) for l in labels]))
     distinct = np.count_nonzero(counts)
     if distinct < k:
@@ -295,7 +418,7 @@ def fit_dask(estimator, X, sample_weight):
         for l, (a, b) in zip(labels, spans)])
     estimator.inertia_ = float(np.sum(partial))
     estimator.n_iter_ = i + 1
-    estimator.n_distance_evaluations_ = n_samples * k * (i + 1)
+    estimator.n_distance_evaluations_ = step.evaluations(n_samples * k * (i + 1))
     estimator._n_init = 1
-    estimator.engine_ = "numba"
+    estimator.engine_ = engine
     return estimator

@@ -254,6 +254,9 @@ class BoundedStep:
         belong to it, and so does the ``sample_weight`` of every call.
     squared_norms : ndarray of shape (n_samples,), default=None
         The squared norm of each row of X in float64, when already known.
+    block : int, default=None
+        Rows per block of kept sums; None chooses them from X's shape
+        (:func:`cache_block_count`).  A Dask chunk passes its whole array's.
 
     Attributes
     ----------
@@ -262,8 +265,9 @@ class BoundedStep:
         ``n_clusters``).
     """
 
-    def __init__(self, X, squared_norms=None):
+    def __init__(self, X, squared_norms=None, block=None):
         n_samples = X.shape[0]
+        self._block = block
         self.labels = np.zeros(n_samples, dtype=np.int32)
         self.upper = np.zeros(n_samples)
         self.lower = np.zeros(n_samples)
@@ -291,8 +295,18 @@ class BoundedStep:
         self.distance_evaluations += rows.size * n_clusters
 
     def _blocks(self, X, n_clusters):
+        if self._block is not None:  # a chunk of a larger X, in that X's blocks
+            return self._block, max(1, -(-X.shape[0] // self._block))
         n_blocks = cache_block_count(X.shape[0], X.shape[1], n_clusters, X.itemsize)
         return -(-X.shape[0] // n_blocks), n_blocks
+
+    def copy(self):
+        """An independent copy of the bounds and kept sums (the squared norms are shared)."""
+        other = object.__new__(type(self))
+        other.__dict__.update({name: value.copy() if isinstance(value, np.ndarray)
+                               and name != "squared_norms" else value
+                               for name, value in self.__dict__.items()})
+        return other
 
     def assign(self, X, centers):
         """Lloyd's labels of X for ``centers``, from the bounds; updates them."""

@@ -617,12 +617,13 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             ``KMeans`` clusters them (not centred), with its results bit for
             bit, on the ``reference``, ``numpy``, ``numba`` and ``hamerly``
             engines (``jax``: ``TypeError``).  A float64 ``dask.array``
-            chunked over rows is fitted on the Dask workers by the numba
-            engine, with the in-memory numba fit's labels, ``n_iter_``,
-            inertia and centres bit for bit; ``init`` must then be an
-            array of centres (k-means++ needs every sample in one place),
-            ``labels_`` is a Dask array, and only the rows' squared norms
-            (8 bytes a sample) come to this process
+            chunked over rows is fitted on the Dask workers by the numba or
+            hamerly engine (``auto``: the one its rule picks for the shape,
+            numba in place of blas), with that engine's in-memory labels,
+            ``n_iter_``, inertia and centres bit for bit; ``init`` must
+            then be an array of centres (k-means++ needs every sample in
+            one place), ``labels_`` is a Dask array, and of the samples only
+            their squared norms (8 bytes each) come to this process
             (:mod:`skfast.cluster._dask`).
         y : Ignored
             Not used, present for API consistency.
