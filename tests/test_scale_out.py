@@ -106,14 +106,33 @@ def test_memmap_runs_in_tiles_with_the_in_memory_answer(tmp_path, monkeypatch):
     on_disk = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
     on_disk[:] = X
     on_disk.flush()
-    # tiles of 3 columns: many tiles, and a last one narrower than the others
-    monkeypatch.setattr(_permutation_test, "TILE_BYTES", 3 * 8 * X.shape[0] * 4)
+    fits = {}
     for statistic in ("mean_diff", "welch_t"):
         params = dict(n_permutations=199, statistic=statistic, correction="maxT",
                       random_state=1)
-        expected = PermutationTest(**params).fit(X, y)
+        fits[statistic] = (params, PermutationTest(**params).fit(X, y))  # not in tiles
+    # tiles of 3 columns: many tiles, and a last one narrower than the others
+    monkeypatch.setattr(_permutation_test, "TILE_BYTES", 3 * 8 * X.shape[0] * 4)
+    for params, expected in fits.values():
         read_only = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
         _assert_same_test(PermutationTest(**params).fit(read_only, y), expected)
+        # an in-memory X above the tile size takes the same tiles
+        _assert_same_test(PermutationTest(**params).fit(X, y), expected)
+
+
+def test_large_in_memory_x_holds_less_than_one_working_copy():
+    """240 MB of X in memory: tested in tiles, the fit's allocations stay below X's size."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 60_000))
+    y = np.arange(500) % 2
+    tracemalloc.start()
+    try:
+        test = PermutationTest(19, correction="maxT", random_state=0).fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert test.pvalues_.shape == (60_000,)
+    assert peak < X.nbytes, (peak, X.nbytes)
 
 
 def test_bad_out_of_core_input_is_refused_clearly(process_cluster):

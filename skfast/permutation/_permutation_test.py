@@ -409,6 +409,10 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         else:
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                                  ensure_min_samples=2)
+        if 8 * X.shape[0] * X.shape[1] > TILE_BYTES:
+            # Large X is tested in tiles of columns, as a memmap is (the same
+            # bits): the working copies are a tile's, never X's.
+            return self._fit_in_tiles(X, y, groups, validated=True)
         layout = self._layout(X.shape[0], y, groups)
         stream, engine, batches = self._plan(layout, X.shape[1])
         n_workers = min(effective_n_jobs(self.n_jobs), len(batches))
@@ -487,8 +491,8 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                    for start in range(0, self.n_permutations_, self.batch_size_)]
         return stream, engine, batches
 
-    def _fit_in_tiles(self, X, y, groups):
-        """:meth:`fit` on a Dask array (chunks of columns on the workers) or a memmap (tiles).
+    def _fit_in_tiles(self, X, y, groups, validated=False):
+        """:meth:`fit` on a Dask array (chunks of columns on the workers), a memmap or a large X (tiles).
 
         Each block of columns is one task (:func:`_tile_task`); the driver
         gathers per-feature counts and statistics and, for max-T, each
@@ -505,9 +509,10 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         if X.shape[0] < 2:
             raise ValueError(f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a "
                              f"minimum of 2 is required.")
-        self.n_features_in_ = X.shape[1]
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        if not validated:  # validate_data set them for an in-memory X
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
         layout = self._layout(X.shape[0], y, groups)
         stream, engine, batches = self._plan(layout, X.shape[1])
         task = dict(layout=layout, statistic=self.statistic, alternative=self.alternative,
