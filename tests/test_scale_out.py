@@ -116,8 +116,9 @@ def test_memmap_runs_in_tiles_with_the_in_memory_answer(tmp_path, monkeypatch):
     for params, expected in fits.values():
         read_only = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
         _assert_same_test(PermutationTest(**params).fit(read_only, y), expected)
-        # an in-memory X above the tile size takes the same tiles
+        # an in-memory X above the tile size takes the same tiles, also through joblib
         _assert_same_test(PermutationTest(**params).fit(X, y), expected)
+        _assert_same_test(PermutationTest(**params, n_jobs=2).fit(X, y), expected)
 
 
 def test_large_in_memory_x_holds_less_than_one_working_copy():

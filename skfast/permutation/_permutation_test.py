@@ -533,8 +533,14 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         else:
             width = max(1, TILE_BYTES // (8 * X.shape[0] * (4 if self.statistic == "welch_t"
                                                              else 2)))
-            results = [_tile_task(X[:, lo:lo + width], **task, n_threads=self.n_threads)
-                       for lo in range(0, X.shape[1], width)]
+            tiles = [X[:, lo:lo + width] for lo in range(0, X.shape[1], width)]
+            n_workers = min(effective_n_jobs(self.n_jobs), len(tiles))
+            if n_workers == 1:
+                results = [_tile_task(tile, **task, n_threads=self.n_threads) for tile in tiles]
+            else:  # tiles through joblib, the threads shared among the workers
+                threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
+                results = Parallel(n_jobs=self.n_jobs, prefer="threads", verbose=self.verbose)(
+                    delayed(_tile_task)(tile, **task, n_threads=threads_each) for tile in tiles)
         reported, threshold, counts = (np.concatenate([r[k] for r in results]) for k in range(3))
         maxima = np.maximum.reduce([r[3] for r in results])
         self.engine_ = engine.name
