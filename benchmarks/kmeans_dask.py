@@ -13,9 +13,9 @@ from the same initial centres.  Steps:
    of labels that differ, inertia), not gated: it is the peer;
 2. interleaved timed fits (``--pairs``): FastKMeans on the cluster (numba
    and hamerly engines) and dask-ml's KMeans on the same Dask array, each
-   fit's wall time, iterations and time per iteration (dask-ml's ``tol``
-   is not scikit-learn's, so it may run more iterations from the same
-   centres).
+   fit's wall time, iterations and fit time over iterations, setup
+   included (dask-ml's ``tol`` is not scikit-learn's, so it may run more
+   iterations from the same centres).
 
 Writes ``benchmarks/results/kmeans_dask.json`` (with the machine's details).
 
@@ -134,7 +134,7 @@ def main(argv=None):
                            for name in runs if name.startswith("skfast")})
     for name, wall in median.items():
         print(f"{name}: {wall:.2f} s, {iterations[name]} iterations, "
-              f"{per_iteration[name]:.3f} s per iteration")
+              f"{per_iteration[name]:.3f} s per iteration, setup included")
     print(f"gate: {results['gate']}")
     path = write_results("kmeans_dask", results)
     print(f"wrote {path}")
