@@ -15,7 +15,8 @@ from the same initial centres.  Steps:
    and hamerly engines) and dask-ml's KMeans on the same Dask array, each
    fit's wall time, iterations and fit time over iterations, setup
    included (dask-ml's ``tol`` is not scikit-learn's, so it may run more
-   iterations from the same centres).
+   iterations from the same centres); a one-iteration FastKMeans fit beside
+   them gives the setup's share and the marginal cost of an iteration.
 
 Writes ``benchmarks/results/kmeans_dask.json`` (with the machine's details).
 
@@ -46,10 +47,10 @@ def _data(n_samples, n_features, chunk_rows):
     return X + 4.0 * offsets
 
 
-def _fit_skfast(X, init, engine):
+def _fit_skfast(X, init, engine, max_iter=MAX_ITER):
     from skfast import FastKMeans
 
-    return FastKMeans(N_CLUSTERS, init=init, n_init=1, engine=engine, max_iter=MAX_ITER).fit(X)
+    return FastKMeans(N_CLUSTERS, init=init, n_init=1, engine=engine, max_iter=max_iter).fit(X)
 
 
 def _fit_dask_ml(X, init):
@@ -114,7 +115,9 @@ def main(argv=None):
                    "gate": gate(X, init)}
         runs = {"skfast numba (Dask)": lambda: _fit_skfast(X, init, "numba"),
                 "skfast hamerly (Dask)": lambda: _fit_skfast(X, init, "hamerly"),
-                "dask_ml KMeans": lambda: _fit_dask_ml(X, init)}
+                "dask_ml KMeans": lambda: _fit_dask_ml(X, init),
+                # one iteration: the setup's share of a fit
+                "skfast numba (Dask), max_iter=1": lambda: _fit_skfast(X, init, "numba", 1)}
         walls = {name: [] for name in runs}
         iterations = {}
         for pair in range(args.pairs):
@@ -125,13 +128,20 @@ def main(argv=None):
                 iterations[name] = int(fitted.n_iter_)
         median = {name: float(np.median(w)) for name, w in walls.items()}
         per_iteration = {name: median[name] / iterations[name] for name in runs}
+        one = median["skfast numba (Dask), max_iter=1"]
+        results["skfast_numba_marginal_iteration_s"] = (
+            (median["skfast numba (Dask)"] - one) / (iterations["skfast numba (Dask)"] - 1)
+            if iterations["skfast numba (Dask)"] > 1 else None)
+        results["skfast_numba_one_iteration_fit_s"] = one
         results.update(wall_s=median, wall_all=walls, n_iter=iterations,
                        seconds_per_iteration=per_iteration,
                        dask_ml_over_skfast={name: median["dask_ml KMeans"] / median[name]
-                                            for name in runs if name.startswith("skfast")},
+                                            for name in runs if name.startswith("skfast")
+                                            and "max_iter" not in name},
                        dask_ml_over_skfast_per_iteration={
                            name: per_iteration["dask_ml KMeans"] / per_iteration[name]
-                           for name in runs if name.startswith("skfast")})
+                           for name in runs if name.startswith("skfast")
+                           and "max_iter" not in name})
     for name, wall in median.items():
         print(f"{name}: {wall:.2f} s, {iterations[name]} iterations, "
               f"{per_iteration[name]:.3f} s per iteration, setup included")

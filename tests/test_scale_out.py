@@ -84,18 +84,24 @@ def test_exact_mode_on_worker_processes(process_cluster):
                       expected)
 
 
+def _traced_peak(fit):
+    """``(fit(), peak bytes of this process's allocations while it ran)``."""
+    tracemalloc.start()
+    try:
+        fitted = fit()
+        return fitted, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_the_driver_never_holds_x(process_cluster):
     """X is drawn on the workers; the driver allocates a small part of its size."""
     n_samples, n_features = 60, 200_000
     X = da.random.RandomState(0).standard_normal((n_samples, n_features),
                                                  chunks=(n_samples, 25_000))
     y = np.arange(n_samples) % 2
-    tracemalloc.start()
-    try:
-        fitted = PermutationTest(99, correction="maxT", random_state=0).fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    fitted, peak = _traced_peak(
+        lambda: PermutationTest(99, correction="maxT", random_state=0).fit(X, y))
     assert fitted.pvalues_.shape == (n_features,)
     assert peak < X.nbytes / 4, (peak, X.nbytes)
 
@@ -126,12 +132,8 @@ def test_large_in_memory_x_holds_less_than_one_working_copy():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 60_000))
     y = np.arange(500) % 2
-    tracemalloc.start()
-    try:
-        test = PermutationTest(19, correction="maxT", random_state=0).fit(X, y)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    test, peak = _traced_peak(
+        lambda: PermutationTest(19, correction="maxT", random_state=0).fit(X, y))
     assert test.pvalues_.shape == (60_000,)
     assert peak < X.nbytes, (peak, X.nbytes)
 
@@ -249,7 +251,6 @@ def test_fast_kmeans_auto_on_dask_runs_the_in_memory_rule_s_bounds_or_loops(proc
 
 
 @pytest.mark.parametrize("params, X_kind, match", [
-    (dict(init="k-means++"), "float64", "needs init as an array"),
     (dict(engine="blas"), "float64", "runs engine='numba'"),
     (dict(engine="numba", algorithm="elkan"), "float64", "runs engine='numba'"),
     (dict(), "float32", "float32 Dask input"),
@@ -266,17 +267,34 @@ def test_fast_kmeans_refuses_what_a_dask_fit_cannot_do_clearly(params, X_kind, m
         FastKMeans(3, **params).fit(da.from_array(X, chunks=(100, 3)))
 
 
+@pytest.mark.parametrize("init, n_init", [("k-means++", "auto"), ("random", 3)])
+def test_fast_kmeans_init_on_dask_draws_on_a_subsample(process_cluster, monkeypatch, init,
+                                                       n_init):
+    """k-means++ / random on a seeded subsample: reproducible, scikit-learn's partition on blobs."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from skfast.cluster import _dask
+
+    monkeypatch.setattr(_dask, "DASK_INIT_SIZE", 2_000)
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(4, 3)) * 10
+    X = centres[rng.integers(0, 4, 12_000)] + rng.normal(size=(12_000, 3))
+    chunked = da.from_array(X, chunks=(3_000, 3))
+    fits = [FastKMeans(4, init=init, n_init=n_init, random_state=0).fit(chunked)
+            for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    expected = KMeans(4, random_state=0).fit(X)
+    assert adjusted_rand_score(expected.labels_, fits[0].labels_.compute()) == 1.0
+    assert fits[0]._n_init == (1 if init == "k-means++" else 3)
+
+
 def test_fast_kmeans_driver_never_holds_x(process_cluster):
     """X (96 MB) drawn on the workers: the driver holds the rows' norms, 8 bytes a sample."""
     n_samples, n_features = 400_000, 30
     X = da.random.RandomState(1).standard_normal((n_samples, n_features),
                                                  chunks=(50_000, n_features))
     init = np.random.default_rng(0).normal(size=(6, n_features))
-    tracemalloc.start()
-    try:
-        fitted = FastKMeans(6, init=init, n_init=1, max_iter=5).fit(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    fitted, peak = _traced_peak(lambda: FastKMeans(6, init=init, n_init=1, max_iter=5).fit(X))
     assert isinstance(fitted.labels_, da.Array) and fitted.labels_.shape == (n_samples,)
     assert peak < X.nbytes / 8, (peak, X.nbytes)

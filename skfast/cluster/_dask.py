@@ -37,6 +37,7 @@ import warnings
 import numba
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from ._hamerly import BoundedStep, cache_block_count
@@ -316,12 +317,63 @@ def _relocate(state, sample_weight, centers_old, sums, weights, labels):
         weights[old_cluster] -= weight
 
 
+#: Rows of a Dask array drawn (with ``random_state``) for ``init="k-means++"``
+#: or ``"random"``: the init runs on them, in this process, as scikit-learn's
+#: ``MiniBatchKMeans`` runs its init on ``init_size`` rows.
+DASK_INIT_SIZE = 100_000
+
+
+def _initial_centers(estimator, X, mean, sample_weight, init, random_state):
+    """``init`` drawn on ``DASK_INIT_SIZE`` random rows, centred as the chunks are."""
+    from sklearn.utils.extmath import row_norms
+
+    chosen = random_state.randint(0, X.shape[0], min(X.shape[0], DASK_INIT_SIZE))
+    rows = np.asarray(X[chosen].compute(), dtype=np.float64) - mean
+    weights = (np.ones(chosen.size) if sample_weight is None else sample_weight[chosen])
+    return estimator._init_centroids(rows, row_norms(rows, squared=True), init, random_state,
+                                     weights)
+
+
+def _lloyd_run(step, state, centers, sample_weight, tol, max_squared_norm, max_iter, block,
+               n_blocks):
+    """One Lloyd run on the chunks, as ``_kmeans._lloyd_single``: labels, inertia, centres, n_iter."""
+    import dask
+
+    from ._kmeans import _cluster_means
+
+    n_features = centers.shape[1]
+    labels_old, strict = None, False
+    for i in range(max_iter):
+        labels, sums, cluster_weights = step(centers)
+        _relocate(state, sample_weight, centers, sums, cluster_weights, labels)
+        centers_new = _cluster_means(sums, cluster_weights, np.float64)
+        shift = center_shift(centers_new, centers)
+        centers = centers_new
+        if labels_old is not None and all(dask.compute(*[
+                dask.delayed(np.array_equal)(a, b) for a, b in zip(labels, labels_old)])):
+            strict = True
+            break
+        if (shift**2).sum() <= tol:
+            break
+        labels_old = labels
+    if not strict:  # Lloyd's labels for the last centres: the same from any engine
+        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
+        labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block)
+                                for c in state.centred])
+    centers64 = np.asarray(centers, dtype=np.float64)
+    # each sample's weighted squared distance, added in the numba engine's blocks
+    contributions = np.concatenate(dask.compute(*[
+        dask.delayed(_row_inertia)(c, w, centers64, l)
+        for c, w, l in zip(state.centred, state.weights, labels)]))
+    return labels, float(np.sum(_block_totals(contributions, block, n_blocks))), centers, i + 1
+
+
 def fit_dask(estimator, X, sample_weight):
     """Fit ``estimator`` (a FastKMeans) on the Dask array ``X``; returns the estimator."""
     import dask
     import dask.array as da
 
-    from ._kmeans import _cluster_means, _needs_rescaling
+    from ._kmeans import _needs_rescaling
 
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array for X, got an array of shape {X.shape}.")
@@ -330,18 +382,16 @@ def fit_dask(estimator, X, sample_weight):
                          "is not supported yet (use X.astype('float64'), or compute X).")
     engine = _dask_engine(estimator, X)
     init = estimator.init
-    if isinstance(init, str) or callable(init):
-        raise ValueError(
-            f"On a Dask array FastKMeans needs init as an array of centres, got init={init!r}: "
-            "k-means++ and random draws need every sample in one place.  Draw them on a "
-            "sample that fits, e.g. FastKMeans(k).fit(X[:100_000].compute()).cluster_centers_.")
     n_samples, n_features = X.shape
     k = estimator.n_clusters
     if n_samples < k:
         raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
-    init = check_array(init, dtype=np.float64, copy=True, order="C", input_name="init")
-    estimator._check_center_shape(X, init)
-    estimator._effective_n_init()  # the warning for an explicit n_init with given centres
+    init_is_array = not isinstance(init, str) and not callable(init)
+    if init_is_array:
+        init = check_array(init, dtype=np.float64, copy=True, order="C", input_name="init")
+        estimator._check_center_shape(X, init)
+    n_init = estimator._effective_n_init()  # warns for an explicit n_init with given centres
+    random_state = check_random_state(estimator.random_state)
     if sample_weight is not None:
         sample_weight = estimator._check_sample_weight(sample_weight, X).astype(np.float64)
 
@@ -373,35 +423,23 @@ def fit_dask(estimator, X, sample_weight):
     max_squared_norm = float(squared_norms.max())
     del squared_norms
 
-    if engine == "hamerly":
-        step = _BoundsOnChunks(state, chunk_norms, chunk_block, k, n_features)
-    else:
-        step = _LloydOnChunks(state, block, max_squared_norm, n_features)
-    centers = init - mean
-    labels_old, strict = None, False
-    for i in range(estimator.max_iter):
-        labels, sums, cluster_weights = step(centers)
-        _relocate(state, sample_weight, centers, sums, cluster_weights, labels)
-        centers_new = _cluster_means(sums, cluster_weights, np.float64)
-        shift = center_shift(centers_new, centers)
-        centers = centers_new
-        if labels_old is not None and all(dask.compute(*[
-                dask.delayed(np.array_equal)(a, b) for a, b in zip(labels, labels_old)])):
-            strict = True
-            break
-        if (shift**2).sum() <= tol:
-            break
-        labels_old = labels
-    if not strict:  # Lloyd's labels for the last centres: the same from any engine
-        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
-        labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block)
-                                for c in state.centred])
-    centers64 = np.asarray(centers, dtype=np.float64)
-    # each sample's weighted squared distance, added in the numba engine's blocks
-    contributions = np.concatenate(dask.compute(*[
-        dask.delayed(_row_inertia)(c, w, centers64, l)
-        for c, w, l in zip(state.centred, state.weights, labels)]))
-    partial = _block_totals(contributions, block, n_blocks)
+    def new_step():  # a run's own bounds (hamerly) or none
+        if engine == "hamerly":
+            return _BoundsOnChunks(state, chunk_norms, chunk_block, k, n_features)
+        return _LloydOnChunks(state, block, max_squared_norm, n_features)
+
+    best = None
+    for _ in range(n_init):
+        if init_is_array:
+            centers = init - mean
+        else:
+            centers = _initial_centers(estimator, X, mean, sample_weight, init, random_state)
+        step = new_step()
+        run = _lloyd_run(step, state, centers, sample_weight, tol, max_squared_norm,
+                         estimator.max_iter, block, n_blocks)
+        if best is None or run[1] < best[1]:
+            best = (*run, step)
+    labels, inertia, centers, n_iter, step = best
     counts = sum(dask.compute(*[dask.delayed(np.bincount)(l, minlength=k) for l in labels]))
     distinct = np.count_nonzero(counts)
     if distinct < k:
@@ -416,9 +454,9 @@ def fit_dask(estimator, X, sample_weight):
     estimator.labels_ = da.concatenate([
         da.from_delayed(l, shape=(int(b - a),), dtype=np.int32)
         for l, (a, b) in zip(labels, spans)])
-    estimator.inertia_ = float(np.sum(partial))
-    estimator.n_iter_ = i + 1
-    estimator.n_distance_evaluations_ = step.evaluations(n_samples * k * (i + 1))
-    estimator._n_init = 1
+    estimator.inertia_ = inertia
+    estimator.n_iter_ = n_iter
+    estimator.n_distance_evaluations_ = step.evaluations(n_samples * k * n_iter)
+    estimator._n_init = n_init
     estimator.engine_ = engine
     return estimator

@@ -620,11 +620,12 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             chunked over rows is fitted on the Dask workers by the numba or
             hamerly engine (``auto``: the one its rule picks for the shape,
             numba in place of blas), with that engine's in-memory labels,
-            ``n_iter_``, inertia and centres bit for bit; ``init`` must
-            then be an array of centres (k-means++ needs every sample in
-            one place), ``labels_`` is a Dask array, and of the samples only
-            their squared norms (8 bytes each) come to this process
-            (:mod:`skfast.cluster._dask`).
+            ``n_iter_``, inertia and centres bit for bit from the same
+            initial centres; ``init="k-means++"`` (or ``"random"``) then
+            runs on 100,000 rows drawn with ``random_state``, as
+            ``MiniBatchKMeans`` runs its init; ``labels_`` is a Dask array,
+            and of the samples only their squared norms (8 bytes each) and
+            the init's rows come to this process (:mod:`skfast.cluster._dask`).
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,), default=None
