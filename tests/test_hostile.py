@@ -372,3 +372,39 @@ def test_centring_mean_is_numpys_bit_for_bit(dtype, n_features):
     for n_samples in (1, 255, 4097, 100_000):
         X = (rng.normal(size=(n_samples, n_features)) * 50 + 1e4).astype(dtype)
         np.testing.assert_array_equal(centred_copy(X)[1], X.mean(axis=0))
+
+
+@pytest.mark.parametrize("engine", ["numba", "blas", "hamerly", "auto"])
+def test_float32_sums_keep_sklearn_s_thread_ranges_under_an_openmp_blas(engine, monkeypatch):
+    """An OpenMP build of OpenBLAS in the process (faiss's wheel loads one): limiting BLAS
+    threads then limits OpenMP's, which scikit-learn's thread count reads; the float32
+    sums must keep the ranges KMeans used (read when the fit starts), or labels move."""
+    from contextlib import ExitStack
+
+    from sklearn.cluster import KMeans
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from threadpoolctl import threadpool_limits
+
+    from skfast import _engines
+
+    if _openmp_effective_n_threads() < 2:
+        pytest.skip("one OpenMP thread: every range is the same")
+    original = _engines.blas_threads
+
+    def blas_and_openmp_threads(n_threads):
+        stack = ExitStack()
+        stack.enter_context(original(n_threads))
+        stack.enter_context(threadpool_limits(1, user_api="openmp"))
+        return stack
+
+    monkeypatch.setattr(_engines, "blas_threads", blas_and_openmp_threads)
+    from sklearn.cluster import kmeans_plusplus
+
+    X = np.random.default_rng(0).standard_normal((100_000, 10))
+    init = kmeans_plusplus(X, 5, random_state=0)[0].astype(np.float32)
+    X = X.astype(np.float32)  # where one range instead of two moved 26 labels
+    params = dict(n_clusters=5, init=init, n_init=1, max_iter=10, tol=0.0)
+    expected = KMeans(**params).fit(X)
+    got = FastKMeans(engine=engine, **params).fit(X)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    assert got.n_iter_ == expected.n_iter_

@@ -30,7 +30,8 @@ from .._base import is_dask_array as _is_dask_array
 from .._centring import centred_copy
 from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
-from ._sklearn_order import accumulate_ranges, center_shift, thread_ranges
+from ._sklearn_order import (accumulate_ranges, center_shift, sklearn_thread_count,
+                             thread_ranges)
 from ._sparse import (centers_squared_norms, csr_parts, relocate_empty_clusters, sparse_tolerance,
                       static_ranges)
 
@@ -640,6 +641,10 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             from ._dask import fit_dask
 
             return fit_dask(self, X, sample_weight)
+        with sklearn_thread_count():  # read as KMeans reads it, before any limit
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
         # The centred working copy made below is always a new array, so the
         # caller's X never changes (copy_x=False is accepted but cannot opt out).
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],

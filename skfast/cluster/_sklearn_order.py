@@ -13,25 +13,57 @@ which no one can reproduce; skfast adds them in range order.
 summed as scikit-learn sums it, so that the tolerance test decides alike.
 """
 
+import contextvars
+from contextlib import contextmanager
+
 import numba
 import numpy as np
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-__all__ = ["SKLEARN_CHUNK", "thread_ranges", "accumulate_ranges", "reduce_blocks",
+__all__ = ["SKLEARN_CHUNK", "sklearn_thread_count", "sklearn_threads", "thread_ranges", "accumulate_ranges", "reduce_blocks",
            "center_shift"]
 
 #: Samples per chunk in scikit-learn's Lloyd iteration (``CHUNK_SIZE``).
 SKLEARN_CHUNK = 256
 
 
+#: The thread count ``KMeans`` would use, read when the fit starts
+#: (:func:`sklearn_thread_count`), before skfast limits any thread pool.
+_SKLEARN_THREADS = contextvars.ContextVar("sklearn_threads", default=None)
+
+
+@contextmanager
+def sklearn_thread_count():
+    """Fix, for the block, the thread count ``KMeans`` would use now.
+
+    ``KMeans.fit`` reads ``_openmp_effective_n_threads()`` once, at its
+    start.  Read later, inside skfast's own thread limits, the count can be
+    lower: limiting an OpenMP build of OpenBLAS (faiss's wheel loads one)
+    sets the OpenMP thread count that scikit-learn's helper reads, and one
+    range instead of two changed the float32 sums, hence 26 of 100,000
+    labels, on the kinds benchmark.
+    """
+    token = _SKLEARN_THREADS.set(_openmp_effective_n_threads())
+    try:
+        yield
+    finally:
+        _SKLEARN_THREADS.reset(token)
+
+
+def sklearn_threads():
+    """The thread count ``KMeans`` would use: as read when the fit started, else now."""
+    return _SKLEARN_THREADS.get() or _openmp_effective_n_threads()
+
+
 def thread_ranges(n_samples):
     """Boundaries of the sample ranges of scikit-learn's threads, shape (n_threads + 1,).
 
-    The thread count is the one ``KMeans`` would use here
-    (``_openmp_effective_n_threads``), never more than the chunks.
+    The thread count is the one ``KMeans`` would use
+    (``_openmp_effective_n_threads``, as read by :func:`sklearn_thread_count`
+    when the fit started), never more than the chunks.
     """
     n_chunks = -(-n_samples // SKLEARN_CHUNK)
-    n_parts = max(1, min(_openmp_effective_n_threads(), n_chunks))
+    n_parts = max(1, min(sklearn_threads(), n_chunks))
     per_part, extra = divmod(n_chunks, n_parts)
     first_chunks = [p * per_part + min(p, extra) for p in range(n_parts + 1)]
     return np.minimum(np.array(first_chunks, dtype=np.int64) * SKLEARN_CHUNK, n_samples)

@@ -12,9 +12,10 @@ the empty-cluster relocation) and the ranges the engines sum over.
 """
 
 import numpy as np
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.sparsefuncs import mean_variance_axis
+
+from ._sklearn_order import sklearn_threads
 
 __all__ = ["static_ranges", "sparse_tolerance", "relocate_empty_clusters",
            "distances_to_assigned", "csr_parts", "centers_squared_norms", "sum_in_order"]
@@ -38,7 +39,7 @@ def static_ranges(n_samples):
     schedule: each of its threads takes one contiguous range, the first
     ``n_samples % n_threads`` of them one sample more.
     """
-    n_threads = max(1, _openmp_effective_n_threads())
+    n_threads = max(1, sklearn_threads())
     per_thread, extra = divmod(n_samples, n_threads)
     sizes = [per_thread + (t < extra) for t in range(n_threads)]
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
