@@ -422,7 +422,8 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         with engine_run(self, engine, n_threads=threads_each) as (kernels, _):
             common = dict(engine=engine, stream=stream, X=tile.X, X_sq=tile.X_sq,
                           n_group1=layout.n_group1, threshold=tile.threshold,
-                          var_floor=tile.var_floor, statistic=layout.kernel_statistic(self.statistic),
+                          var_floor=tile.var_floor,
+                          statistic=layout.kernel_statistic(self.statistic),
                           alternative=self.alternative, need_max=self.correction == "maxT")
             if n_workers == 1:
                 # In this thread, under the limits just set: no joblib round trip.
