@@ -1,22 +1,29 @@
-"""BLAS k-means engine: scikit-learn's own GEMM per chunk, argmin and update fused with it.
+"""BLAS k-means engine: a float32 GEMM per cache-sized chunk, checked, argmin and update fused.
 
-Each chunk of 256 samples, at the place scikit-learn's Lloyd iteration puts
-it, gets ``|c|^2 - 2 x.c`` from the very GEMM call ``KMeans`` makes
-(:mod:`skfast.cluster._gemm`: the same ``scipy.linalg.cython_blas``
-function, arguments and operands), so the values, and with them the labels
-(the first smallest wins, as in scikit-learn), are scikit-learn's without a
-tie margin or a second look at any sample.  While the chunk's values are in
-cache the same compiled pass takes each row's argmin and adds the row to its
-block's cluster sums.  The only temporary is one ``256 x n_clusters``
-buffer per thread.  It is the dense path for data whose clusters overlap,
-where distance bounds skip little and a full scan per sample is the work.
+Each chunk of rows (up to :data:`_CHUNK_VALUES` distances, a few thousand
+rows) gets ``|c|^2/2 - x.c`` from one single-precision GEMM, whatever the
+data's dtype: float32 runs the product at twice float64's rate on every
+CPU, and in chunks far larger than scikit-learn's 256 rows the GEMM runs
+near this machine's peak.  Float64 rows are scaled by a power of two
+(exact) into float32's range while they are copied into the chunk.
 
-The sums are the numba engine's, by design: the same blocks of rows
-(float64 data) or scikit-learn's thread ranges (float32 data), the rows
-added in the same order, so the cluster sums are the numba engine's bit for
-bit.  A block boundary inside a 256-sample chunk splits that chunk's GEMM in
-two; OpenBLAS gives a row the same values whatever the other rows of the
-call (``_ties``).  Same signatures as :mod:`skfast.cluster._reference`.
+The float32 values decide a sample only when its two best are further apart
+than both evaluations' rounding can move them (the tie rule of ``_ties``:
+a margin ``margin_factor(d + 2, float32) (|x| + max|c|)^2`` per row, the
+``+ 2`` for rounding x and c to float32): then the order of the two is the
+exact one, hence scikit-learn's.  The few other samples are decided inside
+the same pass, in groups of up to 256, by scikit-learn's own expression
+and GEMM call in the data's dtype (:func:`~skfast.cluster._gemm.sklearn_values`),
+the first smallest winning.  So the labels are the numpy engine's and
+scikit-learn's on every input, ties included, and the fast path never
+needs a second pass.
+
+While the chunk is in cache the same compiled pass adds its rows to their
+clusters' sums.  The sums are the numba engine's, by design: the same
+blocks of rows (float64 data) or scikit-learn's thread ranges (float32
+data), the rows added in the same order, so the cluster sums are the numba
+engine's bit for bit.  The only temporaries are one chunk of float32 rows
+and values per thread.  Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 import numba
@@ -24,12 +31,71 @@ import numpy as np
 
 from .._compile import serial_twin
 from . import _numba as _loops
-from ._gemm import sklearn_values, squared_norms
+from ._gemm import single_precision_values, sklearn_values, squared_norms
 from ._sklearn_order import SKLEARN_CHUNK, reduce_blocks, thread_ranges
+from ._ties import margin_factor
+
+# float32 distances per chunk (1 MiB): measured on the benchmark machine, a
+# (chunk x d) by (d x k) float32 GEMM reaches ~80% of peak from 1,024 rows at
+# d=64, k=256 (256 rows: a third of it), and the chunk's values stay in L2/L3
+# for the scan that follows.
+_CHUNK_VALUES = 2**18
+_MAX_CHUNK_ROWS = 4096
+
+
+def chunk_rows(n_clusters):
+    """Rows per chunk: :data:`_CHUNK_VALUES` distances, at least scikit-learn's 256 rows."""
+    return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, _CHUNK_VALUES // max(n_clusters, 1))))
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, threshold, close):
+    """Each row's label (the first smallest value) and how many centres may still beat it.
+
+    ``values[k, r]``: centres outer, rows inner, so that every step runs
+    across rows in SIMD lanes.  Value ``k`` of row ``r`` errs by at most
+    ``reaches[r] * reach_slope[k] + reach_offset[k]`` (``factor (|x| |c_k| +
+    |c_k|^2)``, scaled); the label is certain when every other value minus
+    its bound exceeds the best plus its own, i.e. when ``close[r] == 1``.
+    """
+    n_clusters = values.shape[0]
+    for r in range(n_rows):
+        best[r] = 0
+        best_value[r] = values[0, r]
+    for k in range(1, n_clusters):
+        for r in range(n_rows):
+            value = values[k, r]
+            smaller = value < best_value[r]  # strict: the first smallest stays
+            best[r] = k if smaller else best[r]
+            best_value[r] = value if smaller else best_value[r]
+    for r in range(n_rows):
+        k = best[r]
+        threshold[r] = (np.float64(best_value[r]) + reaches[r] * reach_slope[k]) + reach_offset[k]
+        close[r] = 0
+    for k in range(n_clusters):
+        slope, offset = reach_slope[k], reach_offset[k]
+        for r in range(n_rows):
+            close[r] += (np.float64(values[k, r]) - reaches[r] * slope) - offset <= threshold[r]
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle_rows(X, rows, n_rows, centers, norms, gathered, exact, labels):
+    """Labels of ``rows[:n_rows]`` by scikit-learn's expression and GEMM call, first smallest wins."""
+    n_clusters = centers.shape[0]
+    for r in range(n_rows):
+        gathered[r] = X[rows[r]]
+    sklearn_values(gathered, 0, n_rows, centers, norms, exact)
+    for r in range(n_rows):
+        best, best_value = 0, exact[r, 0]
+        for k in range(1, n_clusters):
+            if exact[r, k] < best_value:
+                best, best_value = k, exact[r, k]
+        labels[rows[r]] = best
 
 
 @numba.njit(cache=True, parallel=True)
-def _fused_pass(X, sample_weight, centers, norms, bounds):
+def _fused_pass(X, sample_weight, centers, norms, centers32, half_norms32, scale, reach_slope,
+                reach_offset, bounds, chunk):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
@@ -38,29 +104,61 @@ def _fused_pass(X, sample_weight, centers, norms, bounds):
     partial_sums = np.zeros((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
     partial_weights = np.zeros((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
+    settled = np.zeros(n_parts, dtype=np.int64)
+    single = X.itemsize == 4
     for part in numba.prange(n_parts):
-        values = np.empty((SKLEARN_CHUNK, n_clusters), dtype=X.dtype)
+        rows32 = np.empty((0 if single else chunk, n_features), dtype=np.float32)
+        values = np.empty((n_clusters, chunk), dtype=np.float32)
+        reaches = np.empty(chunk)
+        best = np.empty(chunk, dtype=np.int32)
+        best_value = np.empty(chunk, dtype=np.float32)
+        threshold = np.empty(chunk)
+        close = np.empty(chunk, dtype=np.int32)
+        unsure = np.empty(SKLEARN_CHUNK, dtype=np.int64)
+        gathered = np.zeros((SKLEARN_CHUNK, n_features), dtype=X.dtype)
+        exact = np.empty((SKLEARN_CHUNK, n_clusters), dtype=X.dtype)
         lo = bounds[part]
         while lo < bounds[part + 1]:
-            # the end of scikit-learn's chunk holding lo, or of the block
-            hi = min((lo // SKLEARN_CHUNK + 1) * SKLEARN_CHUNK, bounds[part + 1])
-            sklearn_values(X, lo, hi, centers, norms, values)
+            hi = min(lo + chunk, bounds[part + 1])
             for r in range(hi - lo):
-                # scikit-learn's scan: the first smallest value wins
-                best, best_value = 0, values[r, 0]
-                for k in range(1, n_clusters):
-                    if values[r, k] < best_value:
-                        best, best_value = k, values[r, k]
-                i = lo + r
-                labels[i] = best
-                if accumulate:
+                squared = 0.0
+                for j in range(n_features):
+                    value = np.float64(X[lo + r, j])
+                    squared += value * value
+                    if not single:
+                        rows32[r, j] = np.float32(value * scale)
+                reaches[r] = scale * np.sqrt(squared)
+            # float32 data (in range, unscaled) goes to the GEMM as it is
+            if single:
+                single_precision_values(X[lo:hi], hi - lo, centers32, half_norms32, values)
+            else:
+                single_precision_values(rows32, hi - lo, centers32, half_norms32, values)
+            _scan(values, hi - lo, reaches, reach_slope, reach_offset, best, best_value,
+                  threshold, close)
+            n_unsure = 0
+            for r in range(hi - lo):
+                labels[lo + r] = best[r]
+                if close[r] > 1:
+                    unsure[n_unsure] = lo + r
+                    n_unsure += 1
+                    if n_unsure == SKLEARN_CHUNK:
+                        _settle_rows(X, unsure, n_unsure, centers, norms, gathered, exact,
+                                     labels)
+                        settled[part] += n_unsure
+                        n_unsure = 0
+            if n_unsure > 0:
+                _settle_rows(X, unsure, n_unsure, centers, norms, gathered, exact, labels)
+                settled[part] += n_unsure
+            if accumulate:
+                for i in range(lo, hi):
+                    label = labels[i]
                     weight = sample_weight[i]
-                    partial_weights[part, best] += weight
+                    partial_weights[part, label] += weight
                     for j in range(n_features):
-                        partial_sums[part, best, j] += X[i, j] * weight
+                        partial_sums[part, label, j] += X[i, j] * weight
             lo = hi
     sums, weights = reduce_blocks(partial_sums, partial_weights)
-    return labels, sums, weights
+    return labels, sums, weights, settled.sum()
 
 
 # one part (small data): the same pass without threads, far cheaper to compile
@@ -76,22 +174,45 @@ def _partition(X, n_clusters):
     return np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * block, X.shape[0])
 
 
-def _run(X, sample_weight, centers):
+def _single_precision_scale(max_squared_norm, centers):
+    """Power of two bringing the largest |x| and |c| to at most 1: float32 can hold the product."""
+    largest = max(float(max_squared_norm), float(squared_norms(centers).max()), 0.0)
+    if largest == 0.0 or not np.isfinite(largest):
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.frexp(np.sqrt(largest))[1])))
+
+
+def _run(X, sample_weight, centers, max_squared_norm=None):
+    """One fused pass; returns labels, sums, weights and how many samples the exact expression decided."""
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    centers64 = centers.astype(np.float64)
+    if max_squared_norm is None:
+        max_squared_norm = (float(_loops.row_squared_norms(X).max()) if X.shape[0] else 0.0)
+    # float32 data is kept inside float32's range by the fit (``_safe_bounds``)
+    scale = 1.0 if X.dtype == np.float32 else _single_precision_scale(max_squared_norm,
+                                                                       centers64)
+    scaled = centers64 * scale
+    centers32 = np.ascontiguousarray(scaled, dtype=np.float32)
+    half_norms32 = (0.5 * np.einsum("ij,ij->i", scaled, scaled)).astype(np.float32)
+    # each value's rounding bound, factor (|x| |c_k| + |c_k|^2), in scaled units
+    factor = margin_factor(X.shape[1] + 2, np.float32)
+    scaled_norms = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    reach_slope, reach_offset = factor * scaled_norms, factor * scaled_norms**2
     bounds = _partition(X, centers.shape[0])
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
-    return kernel(X, sample_weight, centers, squared_norms(centers), bounds)
+    return kernel(X, sample_weight, centers, squared_norms(centers), centers32, half_norms32,
+                  scale, reach_slope, reach_offset, bounds, chunk_rows(centers.shape[0]))
 
 
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
-    return _run(X, sample_weight.astype(X.dtype), centers)
+    return _run(X, sample_weight.astype(X.dtype), centers, max_squared_norm)[:3]
 
 
 _NO_WEIGHTS = np.empty(0)
 
 
 def assign_labels(X, centers, max_squared_norm=None):
-    return _run(X, _NO_WEIGHTS.astype(X.dtype), centers)[0]
+    return _run(X, _NO_WEIGHTS.astype(X.dtype), centers, max_squared_norm)[0]
 
 
 inertia = _loops.inertia

@@ -64,3 +64,32 @@ def sklearn_values(X, lo, hi, centers, norms, out):
     # read after the call, so that the scalars' memory outlives it
     if status != 0 or scalars[0] != -2.0:
         raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")
+
+
+
+@numba.njit(cache=True, nogil=True)
+def single_precision_values(rows32, n_rows, centers32, half_norms32, out):
+    """``out[:, :n_rows] = half_norms32[:, None] - C32 rows32[:n_rows]^T`` by one float32 GEMM.
+
+    The fast evaluation of the blas engine: ``|c|^2/2 - x.c`` in float32,
+    whatever the data's dtype, for rows already scaled into float32's range,
+    stored centre-major (``out[k, r]``) so that the scan over centres that
+    follows runs across rows, in SIMD lanes.  Its values only decide samples
+    whose two best are further apart than their rounding (``_blas``).
+    ``out`` is C-contiguous with at least ``n_rows`` columns.
+    """
+    n_clusters, n_features = centers32.shape
+    if n_rows <= 0:
+        return
+    for k in range(n_clusters):
+        for r in range(n_rows):
+            out[k, r] = half_norms32[k]
+    scalars = np.empty(2, dtype=np.float32)
+    scalars[0] = -1.0
+    scalars[1] = 1.0
+    # row-major (k, r) is column-major (r, k): X C^T, X's rows as columns of A^T
+    status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, n_rows, n_clusters, n_features,
+                     scalars[:1].ctypes, rows32.ctypes, n_features, centers32.ctypes, n_features,
+                     scalars[1:].ctypes, out.ctypes, out.shape[1])
+    if status != 0 or scalars[0] != -1.0:
+        raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")

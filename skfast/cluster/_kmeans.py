@@ -101,7 +101,8 @@ _ENGINES = EngineTable(
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
         Engine("blas", "skfast.cluster._blas", compiled_parallel=True, capabilities=_SPARSE,
-               description="one GEMM per chunk of rows, argmin and update fused with it"),
+               description=("one float32 GEMM per chunk of rows, checked against its rounding; "
+                            "argmin and update fused with it")),
         Engine("hamerly", "skfast.cluster._hamerly", compiled_parallel=True,
                blas_between_regions=True, capabilities=frozenset({"BoundedStep"}) | _SPARSE,
                description="Hamerly's distance bounds skip most scans; the rest go through BLAS"),
@@ -403,8 +404,9 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         with ``KMeans`` and does the same.  With ``"lloyd"``, ``engine="auto"``
         may still choose the bounds where the shape favours them.
     engine : {"auto", "reference", "numpy", "numba", "jax", "blas", "hamerly"}, default="auto"
-        Compute engine.  ``"auto"`` picks the blas engine (one fused GEMM
-        pass per chunk of rows) for few clusters (``n_clusters <= 8``) and
+        Compute engine.  ``"auto"`` picks the blas engine (one fused float32
+        GEMM pass per chunk of rows, near ties settled by scikit-learn's own
+        expression) for few clusters (``n_clusters <= 8``) and
         the hamerly engine (bounds, with BLAS or loops for the remaining
         scans) above, unless four steps of the bounds on a subsample of X
         (from the first centres) still scan over 90% of the sample-centre
