@@ -317,6 +317,38 @@ def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples):
         assert np.array_equal(got[0], sklearn.predict(data))
 
 
+@pytest.mark.parametrize("kind", ["beyond_float32", "one_far_centre", "tiny_and_huge_columns"])
+def test_blas_single_precision_product_defers_what_it_cannot_resolve(kind):
+    """float64 data the float32 product cannot order: those rows go to scikit-learn's expression.
+
+    ``beyond_float32``: clusters 1e-9 apart around +-1 (float32 resolves
+    6e-8); ``one_far_centre``: an outlying centre, whose rounding
+    bound must not widen every other row's; ``tiny_and_huge_columns``:
+    features of 1e-30 beside features of 1e6.
+    """
+    from skfast.cluster import _blas
+
+    rng = np.random.default_rng(3)
+    n = 3_000
+    if kind == "beyond_float32":
+        X = (rng.choice([-1.0, 1.0], (n, 3)) + 1e-9 * rng.integers(0, 4, (n, 3))
+             + 1e-11 * rng.standard_normal((n, 3)))
+    elif kind == "one_far_centre":
+        X = rng.standard_normal((n, 4))
+        X[0], X[1] = 1e7, -1e7  # far, and leaving the mean near 0
+    else:
+        X = np.hstack([1e-30 * rng.standard_normal((n, 2)), 1e6 * rng.integers(0, 2, (n, 2))])
+    X = np.ascontiguousarray(X - X.mean(axis=0))
+    centers = np.ascontiguousarray(X[rng.choice(n, 6, replace=False)])
+    if kind == "one_far_centre":
+        centers[0] = X[0]
+    labels, _, _, settled = _blas._run(X, np.ones(n), centers)
+    sklearn = KMeans(6, init=centers, n_init=1, max_iter=1).fit(X)
+    sklearn.cluster_centers_ = centers
+    assert np.array_equal(labels, sklearn.predict(X))
+    # the far centre's bound is its own: ordinary rows stay on the fast path
+    assert settled < n // 10 if kind == "one_far_centre" else settled > 0
+
 def test_unknown_engine_lists_valid_ones():
     with pytest.raises(ValueError, match="'engine' parameter of FastKMeans") as error:
         FastKMeans(engine="cuda").fit(np.random.rand(10, 2))

@@ -1,22 +1,24 @@
 """BLAS k-means engine: a float32 GEMM per cache-sized chunk, checked, argmin and update fused.
 
-Each chunk of rows (up to :data:`_CHUNK_VALUES` distances, a few thousand
-rows) gets ``|c|^2/2 - x.c`` from one single-precision GEMM, whatever the
+Each chunk of rows (:func:`chunk_rows`: 256 to 4,096, sized to stay in L2)
+gets ``|c|^2/2 - x.c`` from one single-precision GEMM, whatever the
 data's dtype: float32 runs the product at twice float64's rate on every
-CPU, and in chunks far larger than scikit-learn's 256 rows the GEMM runs
-near this machine's peak.  Float64 rows are scaled by a power of two
+CPU.  Float64 rows are scaled by a power of two
 (exact) into float32's range while they are copied into the chunk.
 
-The float32 values decide a sample only when its two best are further apart
-than both evaluations' rounding can move them (the tie rule of ``_ties``:
-a margin ``margin_factor(d + 2, float32) (|x| + max|c|)^2`` per row, the
-``+ 2`` for rounding x and c to float32): then the order of the two is the
-exact one, hence scikit-learn's.  The few other samples are decided inside
-the same pass, in groups of up to 256, by scikit-learn's own expression
-and GEMM call in the data's dtype (:func:`~skfast.cluster._gemm.sklearn_values`),
-the first smallest winning.  So the labels are the numpy engine's and
-scikit-learn's on every input, ties included, and the fast path never
-needs a second pass.
+The float32 values decide a sample only when its best is ahead of every
+other centre by more than both evaluations' rounding can move them (the
+tie rule of ``_ties``): value ``k`` of row ``x`` is given the bound
+``margin_factor(d + 2, float32) (|x| |c_k| + |c_k|^2)``, the ``+ 2`` for
+rounding x and c to float32, and each centre's own, so that one far
+centre does not widen every row's.  Then the order is the exact one, hence
+scikit-learn's.  The few other samples are decided inside the same pass,
+in groups of up to 256, by scikit-learn's own expression and GEMM call in
+the data's dtype (:func:`~skfast.cluster._gemm.sklearn_values`), the first
+smallest winning.  So the labels are the numpy engine's and scikit-learn's
+on every input, ties included, and no sample needs a second pass.  Where
+float32 cannot order the centres at all (clusters closer than 1e-7 of the
+data's magnitude), every sample goes the exact way: slower, never wrong.
 
 While the chunk is in cache the same compiled pass adds its rows to their
 clusters' sums.  The sums are the numba engine's, by design: the same
@@ -35,17 +37,20 @@ from ._gemm import single_precision_values, sklearn_values, squared_norms
 from ._sklearn_order import SKLEARN_CHUNK, reduce_blocks, thread_ranges
 from ._ties import margin_factor
 
-# float32 distances per chunk (1 MiB): measured on the benchmark machine, a
-# (chunk x d) by (d x k) float32 GEMM reaches ~80% of peak from 1,024 rows at
-# d=64, k=256 (256 rows: a third of it), and the chunk's values stay in L2/L3
-# for the scan that follows.
-_CHUNK_VALUES = 2**18
+# Bytes of one chunk's working set per row: its float64 row (read by the
+# copy, then by the accumulation), its float32 copy and its float32 values.
+# Measured on the benchmark machine (1 MiB of L2 per core): chunks of
+# 256-512 rows run 10-50% faster than 4,096 at (d, k) = (2, 100), (64, 256)
+# and (256, 50), where a larger chunk pushes the rows out of L2 before the
+# accumulation reads them again; at k <= 10 the size hardly matters.
+_CHUNK_BYTES = 256 * 2**10
 _MAX_CHUNK_ROWS = 4096
 
 
-def chunk_rows(n_clusters):
-    """Rows per chunk: :data:`_CHUNK_VALUES` distances, at least scikit-learn's 256 rows."""
-    return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, _CHUNK_VALUES // max(n_clusters, 1))))
+def chunk_rows(n_features, n_clusters):
+    """Rows per chunk: a working set of about :data:`_CHUNK_BYTES`, at least scikit-learn's 256."""
+    per_row = 12 * n_features + 4 * n_clusters
+    return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -201,7 +206,7 @@ def _run(X, sample_weight, centers, max_squared_norm=None):
     bounds = _partition(X, centers.shape[0])
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     return kernel(X, sample_weight, centers, squared_norms(centers), centers32, half_norms32,
-                  scale, reach_slope, reach_offset, bounds, chunk_rows(centers.shape[0]))
+                  scale, reach_slope, reach_offset, bounds, chunk_rows(*centers.shape[::-1]))
 
 
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):

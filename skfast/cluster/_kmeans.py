@@ -219,22 +219,24 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
 # take PROBE_ITERATIONS steps on an evenly spaced subsample of at least
 # PROBE_MIN_ROWS rows (PROBE_ROWS_PER_CLUSTER per cluster), from the run's
 # first centres.  If the last step still scanned more than DENSE_SCAN_SHARE
-# of the sample-centre pairs (overlapping clusters: on unstructured data the
-# bounds rescan everything, step after step), the run is the blas engine's,
-# for which a scan costs less than for the bounds' gathered rows.  Step 1
-# scans everything (it sets the bounds).  From k-means++ centres step 2
-# already separates the kinds of benchmarks/kmeans_kinds.py (5-44% of the
-# pairs on blobs and 2-feature data, 100-106% on overlapping data at 64-256
-# features), but from centres drawn among the samples the bounds of blobs
-# still scanned everything at step 3 (the centres move far) and 40-50% at
-# step 4, on the subsample as on all of X: hence four.  The probe only
-# chooses the engine: the
-# run itself is one engine's from its first step, and both give the exact
-# labels (the tie rule).
+# of the sample-centre pairs, the run is the blas engine's: its float32 GEMM
+# prices a pair at a fraction of a bounded scan's cost.  Step 1 scans
+# everything (it sets the bounds).  Measured on the kinds of
+# benchmarks/kmeans_kinds.py (10 iterations, interleaved, both dtypes): at
+# 2 features and 100 clusters the fourth step scans 31-36% of the pairs on
+# every kind and blas is 1.07-1.29x faster than the bounds (4.5x on the
+# heavy-tailed kind in float32); load_digits scaled up scans 50% and blas is
+# 2.3x faster; overlapping data at 64-256 features scans everything (blas
+# 2.4-4.2x faster); blobs at 50-256 clusters scan 0-4%, and the bounds are
+# 1.4-2.2x faster than blas.  From centres drawn among the samples the
+# bounds of blobs still scanned everything at step 3 (the centres move far)
+# and 40-50% at step 4, on the subsample as on all of X: hence four.  The
+# probe only chooses the engine: the run itself is one engine's from its
+# first step, and both give the exact labels (the tie rule).
 PROBE_ITERATIONS = 4
 PROBE_MIN_ROWS = 2048
 PROBE_ROWS_PER_CLUSTER = 8
-DENSE_SCAN_SHARE = 0.9
+DENSE_SCAN_SHARE = 0.2
 
 
 def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
@@ -409,7 +411,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         expression) for few clusters (``n_clusters <= 8``) and
         the hamerly engine (bounds, with BLAS or loops for the remaining
         scans) above, unless four steps of the bounds on a subsample of X
-        (from the first centres) still scan over 90% of the sample-centre
+        (from the first centres) still scan over 20% of the sample-centre
         pairs, when the run is blas'; numba's sparse pass for sparse X.  See
         :attr:`engine_` for the engine that ran.
     n_threads : int or None, default=None

@@ -13,9 +13,9 @@ own evaluation and scikit-learn's); the few other samples are handed to
 :func:`settle`, which evaluates scikit-learn's expression for them as
 ``KMeans`` does (GEMM over 256-row blocks in the data's dtype, the first
 minimum wins).  What is guaranteed: every engine returns the same labels as
-the numpy engine, which computes that expression for every sample (and as
-the ``blas`` engine, which makes scikit-learn's very GEMM call for every
-sample, ``_gemm``); they are
+the numpy engine, which computes that expression for every sample (the
+``blas`` engine settles its near ties with scikit-learn's very GEMM call,
+``_gemm``); they are
 scikit-learn's whenever the BLAS library gives each entry of a GEMM the same
 value whatever the other rows of the block (OpenBLAS does in every case
 tested, the hostile battery included); they are not guaranteed when
