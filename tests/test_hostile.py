@@ -26,7 +26,7 @@ from skfast.backtest._grid import first_valid_bar, hma_windows, is_tiny
 from skfast.backtest._hma import _normalised
 from skfast.backtest._pandas import _ExactFeatures
 from skfast.permutation import PermutationTest
-from skfast.utils._hostile import (KMEANS_KINDS, PERMUTATION_KINDS, PRICE_KINDS,
+from skfast.utils._hostile import (KMEANS_KINDS, kmeans_rounding_ties, PERMUTATION_KINDS, PRICE_KINDS,
                                    hostile_kmeans, hostile_permutation, hostile_prices)
 from skfast.testing import assert_engines_agree
 
@@ -408,3 +408,19 @@ def test_float32_sums_keep_sklearn_s_thread_ranges_under_an_openmp_blas(engine, 
     got = FastKMeans(engine=engine, **params).fit(X)
     np.testing.assert_array_equal(got.labels_, expected.labels_)
     assert got.n_iter_ == expected.n_iter_
+
+
+@pytest.mark.parametrize("engine", KMEANS_ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_near_ties_in_sklearns_last_short_chunk_are_settled_by_a_call_of_its_size(engine,
+                                                                                dtype):
+    """OpenBLAS's small-matrix kernel rounds otherwise: 40 rows are settled by a 40-row call.
+
+    1,064 rows: scikit-learn's last GEMM call has 40 rows; settled in a
+    256-row call, 15 of its labels (float32) came out otherwise.
+    """
+    X, centers = kmeans_rounding_ties(256 * 4 + 40, dtype)
+    expected = KMeans(10, init=centers, n_init=1, max_iter=1).fit(X)
+    got = FastKMeans(10, init=centers, n_init=1, max_iter=1, engine=engine).fit(X)
+    expected.cluster_centers_ = got.cluster_centers_ = centers
+    np.testing.assert_array_equal(got.predict(X), expected.predict(X))

@@ -12,11 +12,12 @@ tie rule of ``_ties``): value ``k`` of row ``x`` is given the bound
 ``margin_factor(d + 2, float32) (|x| |c_k| + |c_k|^2)``, the ``+ 2`` for
 rounding x and c to float32, and each centre's own, so that one far
 centre does not widen every row's.  Then the order is the exact one, hence
-scikit-learn's.  The few other samples are decided inside the same pass,
-in groups of up to 256, by scikit-learn's own expression and GEMM call in
-the data's dtype (:func:`~skfast.cluster._gemm.sklearn_values`), the first
-smallest winning.  So the labels are the numpy engine's and scikit-learn's
-on every input, ties included, and no sample needs a second pass.  Where
+scikit-learn's.  The few other samples are decided after the pass, in as
+few calls as there are groups of 256, by scikit-learn's own expression and
+GEMM call in the data's dtype (``_ties.settle``, each call of the size
+scikit-learn makes for its rows); only the clusters a settled sample left or
+joined are summed again, in row order, in its block.  So the labels are the
+numpy engine's and scikit-learn's on every input, ties included.  Where
 float32 cannot order the centres at all (clusters closer than 1e-7 of the
 data's magnitude), every sample goes the exact way: slower, never wrong.
 
@@ -33,9 +34,9 @@ import numpy as np
 
 from .._compile import serial_twin
 from . import _numba as _loops
-from ._gemm import single_precision_values, sklearn_values, squared_norms
+from ._gemm import single_precision_values, squared_norms
 from ._sklearn_order import SKLEARN_CHUNK, reduce_blocks, thread_ranges
-from ._ties import margin_factor
+from ._ties import margin_factor, settle
 
 # Bytes of one chunk's working set per row: its float64 row (read by the
 # copy, then by the accumulation), its float32 copy and its float32 values.
@@ -83,33 +84,18 @@ def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, 
             close[r] += (np.float64(values[k, r]) - reaches[r] * slope) - offset <= threshold[r]
 
 
-@numba.njit(cache=True, nogil=True)
-def _settle_rows(X, rows, n_rows, centers, norms, gathered, exact, labels):
-    """Labels of ``rows[:n_rows]`` by scikit-learn's expression and GEMM call, first smallest wins."""
-    n_clusters = centers.shape[0]
-    for r in range(n_rows):
-        gathered[r] = X[rows[r]]
-    sklearn_values(gathered, 0, n_rows, centers, norms, exact)
-    for r in range(n_rows):
-        best, best_value = 0, exact[r, 0]
-        for k in range(1, n_clusters):
-            if exact[r, k] < best_value:
-                best, best_value = k, exact[r, k]
-        labels[rows[r]] = best
-
-
 @numba.njit(cache=True, parallel=True)
-def _fused_pass(X, sample_weight, centers, norms, centers32, half_norms32, scale, reach_slope,
-                reach_offset, bounds, chunk):
+def _fused_pass(X, sample_weight, centers32, half_norms32, scale, reach_slope, reach_offset,
+                bounds, chunk):
     n_samples, n_features = X.shape
-    n_clusters = centers.shape[0]
+    n_clusters = centers32.shape[0]
     n_parts = bounds.shape[0] - 1
     accumulate = sample_weight.shape[0] != 0
     labels = np.empty(n_samples, dtype=np.int32)
+    unsure = np.zeros(n_samples, dtype=np.bool_)
     partial_sums = np.zeros((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
     partial_weights = np.zeros((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
-    settled = np.zeros(n_parts, dtype=np.int64)
     single = X.itemsize == 4
     for part in numba.prange(n_parts):
         rows32 = np.empty((0 if single else chunk, n_features), dtype=np.float32)
@@ -119,9 +105,6 @@ def _fused_pass(X, sample_weight, centers, norms, centers32, half_norms32, scale
         best_value = np.empty(chunk, dtype=np.float32)
         threshold = np.empty(chunk)
         close = np.empty(chunk, dtype=np.int32)
-        unsure = np.empty(SKLEARN_CHUNK, dtype=np.int64)
-        gathered = np.zeros((SKLEARN_CHUNK, n_features), dtype=X.dtype)
-        exact = np.empty((SKLEARN_CHUNK, n_clusters), dtype=X.dtype)
         lo = bounds[part]
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
@@ -140,20 +123,9 @@ def _fused_pass(X, sample_weight, centers, norms, centers32, half_norms32, scale
                 single_precision_values(rows32, hi - lo, centers32, half_norms32, values)
             _scan(values, hi - lo, reaches, reach_slope, reach_offset, best, best_value,
                   threshold, close)
-            n_unsure = 0
             for r in range(hi - lo):
                 labels[lo + r] = best[r]
-                if close[r] > 1:
-                    unsure[n_unsure] = lo + r
-                    n_unsure += 1
-                    if n_unsure == SKLEARN_CHUNK:
-                        _settle_rows(X, unsure, n_unsure, centers, norms, gathered, exact,
-                                     labels)
-                        settled[part] += n_unsure
-                        n_unsure = 0
-            if n_unsure > 0:
-                _settle_rows(X, unsure, n_unsure, centers, norms, gathered, exact, labels)
-                settled[part] += n_unsure
+                unsure[lo + r] = close[r] > 1
             if accumulate:
                 for i in range(lo, hi):
                     label = labels[i]
@@ -162,8 +134,43 @@ def _fused_pass(X, sample_weight, centers, norms, centers32, half_norms32, scale
                     for j in range(n_features):
                         partial_sums[part, label, j] += X[i, j] * weight
             lo = hi
-    sums, weights = reduce_blocks(partial_sums, partial_weights)
-    return labels, sums, weights, settled.sum()
+    return labels, unsure, partial_sums, partial_weights
+
+
+@numba.njit(cache=True, nogil=True)
+def _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_sums,
+                   partial_weights):
+    """Sum again, in row order, the clusters of each part that a settled row left or joined.
+
+    Only those clusters' sums can differ from a pass with the final labels,
+    and summing all of a cluster's rows of the part again, in order, gives
+    that pass's bits.
+    """
+    n_clusters = partial_weights.shape[1]
+    affected = np.zeros(n_clusters, dtype=np.bool_)
+    part, r = 0, 0
+    while r < rows.shape[0]:
+        while rows[r] >= bounds[part + 1]:
+            part += 1
+        affected[:] = False
+        while r < rows.shape[0] and rows[r] < bounds[part + 1]:
+            if labels[rows[r]] != old_labels[r]:
+                affected[labels[rows[r]]] = True
+                affected[old_labels[r]] = True
+            r += 1
+        if not affected.any():
+            continue
+        for k in range(n_clusters):
+            if affected[k]:
+                partial_sums[part, k] = 0
+                partial_weights[part, k] = 0
+        for i in range(bounds[part], bounds[part + 1]):
+            label = labels[i]
+            if affected[label]:
+                weight = sample_weight[i]
+                partial_weights[part, label] += weight
+                for j in range(X.shape[1]):
+                    partial_sums[part, label, j] += X[i, j] * weight
 
 
 # one part (small data): the same pass without threads, far cheaper to compile
@@ -205,8 +212,18 @@ def _run(X, sample_weight, centers, max_squared_norm=None):
     reach_slope, reach_offset = factor * scaled_norms, factor * scaled_norms**2
     bounds = _partition(X, centers.shape[0])
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
-    return kernel(X, sample_weight, centers, squared_norms(centers), centers32, half_norms32,
-                  scale, reach_slope, reach_offset, bounds, chunk_rows(*centers.shape[::-1]))
+    labels, unsure, partial_sums, partial_weights = kernel(
+        X, sample_weight, centers32, half_norms32, scale, reach_slope, reach_offset, bounds,
+        chunk_rows(*centers.shape[::-1]))
+    rows = np.flatnonzero(unsure)
+    if rows.size:
+        # after the pass, in as few of scikit-learn's calls as there are rows
+        old_labels = labels[rows]
+        if settle(X, centers, rows, labels) and sample_weight.size:
+            _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_sums,
+                           partial_weights)
+    sums, weights = reduce_blocks(partial_sums, partial_weights)
+    return labels, sums, weights, rows.size
 
 
 def lloyd_step(X, sample_weight, centers, max_squared_norm=None):

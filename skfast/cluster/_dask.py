@@ -44,6 +44,7 @@ from ._hamerly import BoundedStep, cache_block_count
 from ._numba import (_NO_WEIGHTS, _lloyd_block, _prepared, accumulate_block, block_count,
                      settle_near_ties)
 from ._sklearn_order import center_shift, reduce_blocks
+from ._ties import rows_of_larger_x
 
 __all__ = ["fit_dask"]
 
@@ -144,11 +145,13 @@ def _centred_chunk(chunk, mean):
     return centred, np.cumsum(np.square(centred), axis=1)[:, -1]
 
 
-def _step(centred, weights, centers, prepared, block):
+def _step(centred, weights, centers, prepared, block, span):
     """One Lloyd assignment and the chunk's per-block partial sums (near-ties settled)."""
     labels, unsure, partial_sums, partial_weights = _pass_blocks(centred, weights, *prepared,
                                                                  block)
-    if settle_near_ties(centred, centers, labels, unsure):
+    with rows_of_larger_x(*span):
+        changed = settle_near_ties(centred, centers, labels, unsure)
+    if changed:
         partial_sums, partial_weights = _accumulate_blocks(centred, weights, labels,
                                                            centers.shape[0], block)
     return labels, (partial_sums, partial_weights)
@@ -158,10 +161,11 @@ def _bounds(centred, squared_norms, block):
     return BoundedStep(centred, squared_norms, block=block)
 
 
-def _bounded_step(bounds, centred, weights, centers):
+def _bounded_step(bounds, centred, weights, centers, span):
     """Hamerly's step on the chunk: new bounds, labels, and the chunk's kept block sums."""
     bounds = bounds.copy()  # a task never changes its inputs
-    labels, _, _ = bounds(centred, weights, centers)
+    with rows_of_larger_x(*span):
+        labels, _, _ = bounds(centred, weights, centers)
     # a list: a tuple led by a callable (the bounds) would read as a Dask task
     return [bounds, labels, (bounds._block_sums, bounds._block_weights)]
 
@@ -170,9 +174,10 @@ def _chain(running, parts):
     return _continue_blocks(*running, *parts)
 
 
-def _assign(centred, centers, prepared, block):
+def _assign(centred, centers, prepared, block, span):
     labels, unsure, _, _ = _pass_blocks(centred, _NO_WEIGHTS, *prepared, block)
-    settle_near_ties(centred, centers, labels, unsure)
+    with rows_of_larger_x(*span):
+        settle_near_ties(centred, centers, labels, unsure)
     return labels
 
 
@@ -194,6 +199,10 @@ class _Chunks:
     def __init__(self, centred, weights, offsets):
         self.centred, self.weights, self.offsets = centred, weights, offsets
 
+    def spans(self):
+        """``(first row, rows in all)`` of each chunk: where its near ties sit in X (``_ties``)."""
+        return [(int(a), int(self.offsets[-1])) for a in self.offsets[:-1]]
+
     def locate(self, rows):
         """``(chunk, local row)`` of global rows."""
         chunk = np.searchsorted(self.offsets, rows, side="right") - 1
@@ -211,8 +220,10 @@ class _LloydOnChunks:
         import dask
 
         prepared = _prepared(np.empty((0, self.n_features)), centers, self.max_squared_norm)
-        steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, self.block)
-                               for c, w in zip(self.state.centred, self.state.weights)])
+        steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, self.block,
+                                                           span)
+                               for c, w, span in zip(self.state.centred, self.state.weights,
+                                                     self.state.spans())])
         partials = dask.compute(*[s[1] for s in steps])
         sums, weights = reduce_blocks(np.concatenate([p[0] for p in partials]),
                                       np.concatenate([p[1] for p in partials]))
@@ -241,8 +252,9 @@ class _BoundsOnChunks:
     def __call__(self, centers):
         import dask
 
-        steps = [dask.delayed(_bounded_step, nout=3)(b, c, w, centers)
-                 for b, c, w in zip(self.bounds, self.state.centred, self.state.weights)]
+        steps = [dask.delayed(_bounded_step, nout=3)(b, c, w, centers, span)
+                 for b, c, w, span in zip(self.bounds, self.state.centred, self.state.weights,
+                                          self.state.spans())]
         running = (np.zeros(self.shape), np.zeros(self.shape[0]))
         for s in steps:
             running = dask.delayed(_chain, nout=2)(running, s[2])
@@ -358,8 +370,8 @@ def _lloyd_run(step, state, centers, sample_weight, tol, max_squared_norm, max_i
         labels_old = labels
     if not strict:  # Lloyd's labels for the last centres: the same from any engine
         prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
-        labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block)
-                                for c in state.centred])
+        labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block, span)
+                                for c, span in zip(state.centred, state.spans())])
     centers64 = np.asarray(centers, dtype=np.float64)
     # each sample's weighted squared distance, added in the numba engine's blocks
     contributions = np.concatenate(dask.compute(*[

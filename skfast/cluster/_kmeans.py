@@ -357,6 +357,15 @@ def _power_of_two_scale(*arrays):
     return float(np.ldexp(1.0, min(-int(np.frexp(largest)[1]), 1000)))
 
 
+def _predict_chunk(estimator, chunk, block_info=None):
+    """``predict`` of one chunk of a Dask array, its near ties settled where they sit in X."""
+    from ._ties import rows_of_larger_x
+
+    (first_row, _), n_total = block_info[0]["array-location"][0], block_info[0]["shape"][0]
+    with rows_of_larger_x(first_row, n_total):
+        return estimator.predict(chunk)
+
+
 def _is_same_clustering(labels1, labels2, n_clusters):
     """Whether two labelings are equal up to a permutation of the label values."""
     pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
@@ -801,7 +810,8 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             computed chunk by chunk on the workers).
         """
         if _is_dask_array(X):  # chunk by chunk, on the workers: a Dask array of labels
-            return X.rechunk({1: -1}).map_blocks(self.predict, drop_axis=1, dtype=np.int32)
+            return X.rechunk({1: -1}).map_blocks(partial(_predict_chunk, self), drop_axis=1,
+                                                 dtype=np.int32)
         X = self._check_test_data(X)
         return self._predict_with_engine(X)[0]
 

@@ -10,7 +10,9 @@ Same signatures as :mod:`skfast.cluster._reference`.
 import numpy as np
 import scipy.sparse as sp
 
+from ._sklearn_order import SKLEARN_CHUNK
 from ._sparse import distances_to_assigned, sum_in_order
+from ._ties import sklearn_call_rows
 
 # Bytes allowed for one chunk's temporaries: large enough that the product
 # runs near GEMM peak, small enough to stay in the last-level cache's league.
@@ -21,6 +23,25 @@ def row_chunks(n_samples, n_features, n_clusters):
     rows = max(256, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
     for start in range(0, n_samples, rows):
         yield slice(start, min(start + rows, n_samples))
+
+
+def sklearn_sized_chunks(n_samples, n_features, n_clusters):
+    """``(rows, call_rows)``: :func:`row_chunks` cut where scikit-learn's calls are.
+
+    OpenBLAS computes a small product with other kernels, whose values can
+    differ in the last bit (``_ties.sklearn_call_rows``): the rows of
+    scikit-learn's last chunk of ``n_samples % 256`` get a call of that
+    size, and a shorter piece of its full chunks (in a chunk of a Dask
+    array) a call padded to 256 rows.
+    """
+    tail_start, tail = sklearn_call_rows(n_samples)
+    rows = max(SKLEARN_CHUNK, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
+    rows -= rows % SKLEARN_CHUNK
+    for start in range(0, tail_start, rows):
+        stop = min(start + rows, tail_start)
+        yield slice(start, stop), max(stop - start, SKLEARN_CHUNK)
+    if tail_start < n_samples:
+        yield slice(tail_start, n_samples), tail
 
 
 def half_distances(X_chunk, centers, half_center_norms):
@@ -48,8 +69,13 @@ def assign_labels(X, centers, max_squared_norm=None):
     n_samples, n_features = X.shape
     labels = np.empty(n_samples, dtype=np.int32)
     half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    for rows in row_chunks(n_samples, n_features, centers.shape[0]):
-        labels[rows] = half_distances(X[rows], centers, half_norms).argmin(axis=1)
+    for rows, call_rows in sklearn_sized_chunks(n_samples, n_features, centers.shape[0]):
+        chunk = X[rows]
+        if chunk.shape[0] < call_rows:  # zeros after: they change no other row's value
+            chunk = np.concatenate([chunk, np.zeros((call_rows - chunk.shape[0], n_features),
+                                                    dtype=X.dtype)])
+        labels[rows] = half_distances(chunk, centers, half_norms)[:rows.stop - rows.start].argmin(
+            axis=1)
     return labels
 
 

@@ -11,8 +11,9 @@ So every engine decides a sample the fast way only when its two best values
 are further apart than :func:`margin` (a bound on the rounding of both its
 own evaluation and scikit-learn's); the few other samples are handed to
 :func:`settle`, which evaluates scikit-learn's expression for them as
-``KMeans`` does (GEMM over 256-row blocks in the data's dtype, the first
-minimum wins).  What is guaranteed: every engine returns the same labels as
+``KMeans`` does (GEMM over blocks of the size of scikit-learn's call for
+the row, :func:`sklearn_call_rows`, in the data's dtype, the first minimum
+wins).  What is guaranteed: every engine returns the same labels as
 the numpy engine, which computes that expression for every sample (the
 ``blas`` engine settles its near ties with scikit-learn's very GEMM call,
 ``_gemm``); they are
@@ -23,11 +24,14 @@ scikit-learn itself depends on its thread count (its per-thread partial sums
 of more than two threads are combined in completion order).
 """
 
+import contextvars
+from contextlib import contextmanager
+
 import numpy as np
 
 from ._sklearn_order import SKLEARN_CHUNK
 
-__all__ = ["margin_factor", "settle"]
+__all__ = ["margin_factor", "rows_of_larger_x", "settle", "sklearn_call_rows"]
 
 
 def margin_factor(n_features, dtype):
@@ -43,6 +47,37 @@ def margin_factor(n_features, dtype):
     unit = 2.0**-24 if np.dtype(dtype) == np.float32 else 2.0**-53
     gamma = (n_features + 2) * unit
     return 2.0 * 2.0 * 2.0 * gamma
+
+
+#: ``(first row, rows in all)`` when the X being settled is a chunk of a larger one
+_ROW_SPAN = contextvars.ContextVar("sklearn_row_span", default=None)
+
+
+@contextmanager
+def rows_of_larger_x(first_row, n_total):
+    """Settle X as rows ``first_row ...`` of an X of ``n_total`` rows (a Dask chunk)."""
+    token = _ROW_SPAN.set((int(first_row), int(n_total)))
+    try:
+        yield
+    finally:
+        _ROW_SPAN.reset(token)
+
+
+def sklearn_call_rows(n_samples):
+    """Where scikit-learn's last, shorter GEMM call starts in X, and its row count.
+
+    OpenBLAS computes small products with other kernels (its small-matrix
+    path), whose values can differ in the last bit: a row's value is
+    scikit-learn's only from a call of the size scikit-learn made for it,
+    256 rows, or ``n_samples % 256`` for the rows of its last chunk.  Which
+    other rows share the call, and where the row sits in it, change nothing.
+    Inside :func:`rows_of_larger_x` the chunk's own rows are counted within
+    the whole X: the start is then clipped to ``[0, n_samples]``.
+    """
+    first_row, n_total = _ROW_SPAN.get() or (0, n_samples)
+    tail = n_total % SKLEARN_CHUNK
+    start = min(max(n_total - tail - first_row, 0), n_samples)
+    return start, tail
 
 
 def settle(X, centers, rows, labels):
@@ -65,16 +100,19 @@ def settle(X, centers, rows, labels):
     """
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     squared_norms = np.einsum("ij,ij->i", centers, centers)
+    tail_start, tail = sklearn_call_rows(X.shape[0])
     changed = False
     block = np.zeros((SKLEARN_CHUNK, X.shape[1]), dtype=X.dtype)
-    for start in range(0, rows.size, SKLEARN_CHUNK):
-        part = rows[start:start + SKLEARN_CHUNK]
-        # A full 256-row block, as scikit-learn's GEMM sees one: the decided
-        # rows first, zeros after.
-        block[:part.size] = X[part]
-        block[part.size:] = 0
-        values = squared_norms[None, :] - 2 * (block @ centers.T)
-        new = values[:part.size].argmin(axis=1).astype(np.int32)
-        changed |= bool(np.any(new != labels[part]))
-        labels[part] = new
+    # each group in a call of scikit-learn's size for its rows (sklearn_call_rows)
+    for group, call_rows in ((rows[rows < tail_start], SKLEARN_CHUNK),
+                             (rows[rows >= tail_start], tail)):
+        for start in range(0, group.size, SKLEARN_CHUNK):
+            part = group[start:start + SKLEARN_CHUNK]
+            # the decided rows first, zeros after
+            block[:part.size] = X[part]
+            block[part.size:] = 0
+            values = squared_norms[None, :] - 2 * (block[:call_rows] @ centers.T)
+            new = values[:part.size].argmin(axis=1).astype(np.int32)
+            changed |= bool(np.any(new != labels[part]))
+            labels[part] = new
     return changed

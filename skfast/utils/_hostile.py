@@ -14,7 +14,7 @@ Every generator takes ``(kind, seed)`` and returns plain numpy arrays; the
 
 import numpy as np
 
-__all__ = ["PRICE_KINDS", "hostile_prices", "KMEANS_KINDS", "hostile_kmeans",
+__all__ = ["PRICE_KINDS", "hostile_prices", "KMEANS_KINDS", "hostile_kmeans", "kmeans_rounding_ties",
            "PERMUTATION_KINDS", "hostile_permutation", "SIGN_FLIP_KINDS", "hostile_sign_flip"]
 
 PRICE_KINDS = ("tick_held", "step", "flat_then_walk", "integer", "two_levels", "float32_ticks",
@@ -184,3 +184,16 @@ def hostile_sign_flip(kind, seed, n_samples=12, n_features=6):
     else:
         raise ValueError(f"unknown sign-flip kind {kind!r}; expected one of {SIGN_FLIP_KINDS}")
     return X
+
+
+def kmeans_rounding_ties(n_samples, dtype, n_features=64, n_clusters=10, seed=0):
+    """Rows on the bisector of two centres: which one wins is decided by the last bit."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((n_clusters, n_features)).astype(dtype)
+    first = rng.integers(0, n_clusters, n_samples)
+    second = (first + 1 + rng.integers(0, n_clusters - 1, n_samples)) % n_clusters
+    middle = (centers[first].astype(float) + centers[second]) / 2
+    axis = centers[second].astype(float) - centers[first]
+    offset = rng.standard_normal((n_samples, n_features))
+    offset -= (offset * axis).sum(1, keepdims=True) / (axis * axis).sum(1, keepdims=True) * axis
+    return np.ascontiguousarray(middle + 0.3 * offset, dtype=dtype), centers
