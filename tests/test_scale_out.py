@@ -16,7 +16,6 @@ from sklearn.exceptions import ConvergenceWarning
 from skfast.permutation import PermutationTest
 from skfast.permutation import _permutation_test
 
-dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
@@ -229,22 +228,19 @@ def test_fast_kmeans_on_worker_processes_is_the_in_memory_fit(process_cluster, k
     np.testing.assert_allclose(distances.compute(), expected.transform(X), rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (issue 12): on worker processes 103 of these 1,064 rows, each decided by the last "
-    "bit, get other labels than the in-memory fit; the threaded and synchronous schedulers, and "
-    "the same chunk step submitted to a worker, give the in-memory labels"))
 @pytest.mark.parametrize("engine", ["numba", "hamerly"])
 def test_near_ties_in_a_chunk_are_settled_where_they_sit_in_x(process_cluster, engine):
-    """Rows decided by the last bit, in chunks that cut scikit-learn's 256-row calls anywhere."""
+    """Rows decided by the last bit, in chunks that cut scikit-learn's 256-row calls anywhere.
+
+    Also the unpickled centres on a worker, whose unaligned buffer made
+    numpy's ``@`` leave BLAS (``_ties.blas_ready``): 96 of 1,064 labels moved.
+    """
     X, centers = kmeans_rounding_ties(256 * 4 + 40, np.float64)
     params = dict(n_clusters=10, init=centers, n_init=1, max_iter=1, engine=engine)
     expected = FastKMeans(**params).fit(X)
     sklearn = KMeans(10, init=centers, n_init=1, max_iter=1).fit(X)
     np.testing.assert_array_equal(expected.labels_, sklearn.labels_)
     for chunks in (300, (1000, 60, 4)):
-        with dask.config.set(scheduler="threads"):  # these pass
-            _assert_same_kmeans(FastKMeans(**params).fit(da.from_array(X, chunks=(chunks, -1))),
-                                expected)
         got = FastKMeans(**params).fit(da.from_array(X, chunks=(chunks, -1)))
         _assert_same_kmeans(got, expected)
         np.testing.assert_array_equal(

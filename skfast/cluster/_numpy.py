@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from ._sklearn_order import SKLEARN_CHUNK
 from ._sparse import distances_to_assigned, sum_in_order
-from ._ties import sklearn_call_rows
+from ._ties import blas_ready, sklearn_call_rows
 
 # Bytes allowed for one chunk's temporaries: large enough that the product
 # runs near GEMM peak, small enough to stay in the last-level cache's league.
@@ -46,7 +46,8 @@ def sklearn_sized_chunks(n_samples, n_features, n_clusters):
 
 def half_distances(X_chunk, centers, half_center_norms):
     """``|c|^2 / 2 - x.c`` for every (sample, centre): half the distance minus ``|x|^2``."""
-    cross = X_chunk @ centers.T
+    # aligned operands, or numpy's @ runs its own loop instead of BLAS (_ties.blas_ready)
+    cross = blas_ready(X_chunk, X_chunk.dtype) @ blas_ready(centers, centers.dtype).T
     np.subtract(half_center_norms, cross, out=cross)
     return cross
 
