@@ -205,11 +205,11 @@ def _run(X, sample_weight, centers, max_squared_norm=None):
                                                                        centers64)
     scaled = centers64 * scale
     centers32 = np.ascontiguousarray(scaled, dtype=np.float32)
-    half_norms32 = (0.5 * np.einsum("ij,ij->i", scaled, scaled)).astype(np.float32)
+    scaled_squared = np.einsum("ij,ij->i", scaled, scaled)
+    half_norms32 = (0.5 * scaled_squared).astype(np.float32)
     # each value's rounding bound, factor (|x| |c_k| + |c_k|^2), in scaled units
     factor = margin_factor(X.shape[1] + 2, np.float32)
-    scaled_norms = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
-    reach_slope, reach_offset = factor * scaled_norms, factor * scaled_norms**2
+    reach_slope, reach_offset = factor * np.sqrt(scaled_squared), factor * scaled_squared
     bounds = _partition(X, centers.shape[0])
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     labels, unsure, partial_sums, partial_weights = kernel(

@@ -14,12 +14,12 @@ own evaluation and scikit-learn's); the few other samples are handed to
 ``KMeans`` does (GEMM over blocks of the size of scikit-learn's call for
 the row, :func:`sklearn_call_rows`, in the data's dtype, the first minimum
 wins).  What is guaranteed: every engine returns the same labels as
-the numpy engine, which computes that expression for every sample (the
-``blas`` engine settles its near ties with scikit-learn's very GEMM call,
-``_gemm``); they are
-scikit-learn's whenever the BLAS library gives each entry of a GEMM the same
-value whatever the other rows of the block (OpenBLAS does in every case
-tested, the hostile battery included); they are not guaranteed when
+the numpy engine, which computes that expression for every sample; they
+are scikit-learn's whenever the BLAS library gives each entry of a GEMM the
+same value whatever the other rows of a call of the same size (OpenBLAS
+does in every case tested, the hostile battery included; calls of other
+sizes may take its small-matrix kernel, hence :func:`sklearn_call_rows`);
+they are not guaranteed when
 scikit-learn itself depends on its thread count (its per-thread partial sums
 of more than two threads are combined in completion order).
 """
