@@ -100,12 +100,12 @@ def test_batch_statistics_match_reference(kernel_engine, statistic):
     kernels = TABLE[kernel_engine].load()
     X, y = make_two_group_data(33, 17, effect=0.5, distribution="t3", random_state=3)
     Xc = X - X.mean(axis=0)
-    X_sq = Xc**2 if statistic == "welch_t" else None
+    squares = statistic == "welch_t"
     group1 = PermutationStream(y.astype(float), 50, exact=False, entropy=1).rows(0, 50)
     var_floor = np.full(X.shape[1], 1e-12)
-    expected = reference_kernels.batch_statistic(reference_kernels.prepare(Xc, X_sq), group1,
+    expected = reference_kernels.batch_statistic(reference_kernels.prepare(Xc, squares), group1,
                                                  int(y.sum()), var_floor, statistic)
-    got = kernels.batch_statistic(kernels.prepare(Xc, X_sq), group1, int(y.sum()), var_floor,
+    got = kernels.batch_statistic(kernels.prepare(Xc, squares), group1, int(y.sum()), var_floor,
                                   statistic)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
 
@@ -290,9 +290,10 @@ def test_single_precision_products_give_the_double_precision_counts(scale, alter
     X -= X.mean(axis=0)
     group1 = PermutationStream(np.r_[np.ones(n_group1), np.zeros(n_samples - n_group1)], 400,
                                exact=False, entropy=7).rows(0, 400)
-    operands = numpy_kernels.prepare(X, None)
-    assert operands[-1].get() is not None
-    X32, abs_sums, _ = operands[-1].get()
+    operands = numpy_kernels.prepare(X, False)
+    abs_sums = operands[-1].get()
+    assert abs_sums is not None
+    X32 = X.astype(np.float32)
     n_group0 = n_samples - n_group1
     contrast = group1 * (1.0 / n_group1 + 1.0 / n_group0) - 1.0 / n_group0
     exact = contrast @ X
@@ -329,9 +330,11 @@ def test_numpy_recheck_sums_in_the_compiled_order(alternative):
     T32 = (group1 * weight1 - weight0).astype(np.float32) @ X.astype(np.float32)
     low, high = threshold - 10.0, threshold + 10.0  # every entry is re-checked
     margin = np.full(n_features, 10.0)  # every entry a candidate for its row's maximum
-    numpy, numpy_maxima = _counting._count_checked_numpy(T32, group1, weight1, weight0, XT, 0,
+    # X read a column at a time: as X itself, and as a transposed copy viewed back
+    columns = XT.T
+    numpy, numpy_maxima = _counting._count_checked_numpy(T32, group1, weight1, weight0, X, 0,
                                                          low, high, threshold, sign, margin, True)
-    compiled, compiled_maxima = _counting._count_checked(T32, group1, weight1, weight0, XT, 0,
+    compiled, compiled_maxima = _counting._count_checked(T32, group1, weight1, weight0, columns, 0,
                                                          low, high, threshold, sign, margin,
                                                          True, 7)
     assert np.array_equal(numpy, compiled.sum(axis=0))

@@ -118,13 +118,35 @@ def test_memmap_runs_in_tiles_with_the_in_memory_answer(tmp_path, monkeypatch):
                       random_state=1)
         fits[statistic] = (params, PermutationTest(**params).fit(X, y))  # not in tiles
     # tiles of 3 columns: many tiles, and a last one narrower than the others
-    monkeypatch.setattr(_permutation_test, "TILE_BYTES", 3 * 8 * X.shape[0] * 4)
+    monkeypatch.setattr(_permutation_test, "TILE_BYTES", 3 * 8 * X.shape[0])
     for params, expected in fits.values():
         read_only = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
         _assert_same_test(PermutationTest(**params).fit(read_only, y), expected)
         # an in-memory X above the tile size takes the same tiles, also through joblib
         _assert_same_test(PermutationTest(**params).fit(X, y), expected)
         _assert_same_test(PermutationTest(**params, n_jobs=2).fit(X, y), expected)
+
+
+@pytest.mark.parametrize("statistic", ["mean_diff", "welch_t"])
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_in_memory_fit_makes_one_working_copy(engine, statistic):
+    """Below the tile size: the centred float64 copy is the only array as large as X.
+
+    (The reference engine, the readable oracle, copies each relabelling's
+    groups as its formula reads.)
+    Beyond it, a batch's relabellings and statistics and the engines'
+    column tiles (``_counting.TILE_ELEMENTS``, 32 MiB) at most.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 20_000)).astype(np.float32)  # 24 MB, 48 MB in float64
+    y = np.arange(300) % 2
+    params = dict(n_permutations=99, statistic=statistic, correction="maxT", engine=engine,
+                  random_state=0)
+    PermutationTest(**params).fit(X[:, :50], y)  # compiled before the measure
+    test, peak = _traced_peak(lambda: PermutationTest(**params).fit(X, y))
+    working_copy = 8 * X.size
+    batch = test.batch_size_ * (X.shape[0] + X.shape[1]) * 8 * 3
+    assert peak < working_copy + batch + 40 * 2**20, (peak / working_copy, batch / 2**20)
 
 
 def test_large_in_memory_x_holds_less_than_one_working_copy():

@@ -24,8 +24,14 @@ class PermutationEngine(Protocol):
     #: them); it sizes ``batch_size="auto"``.
     FEATURE_TILE: int | None
 
-    def prepare(self, X, X_sq):
-        """Engine-native operands for one fit from the centred data (and ``X**2`` for Welch's t)."""
+    def prepare(self, X, squares):
+        """Engine-native operands for one fit from the centred data.
+
+        ``squares``: whether the statistic needs ``X**2`` (Welch's t).  An
+        engine makes no copy of X as large as X (on the host): the fit's
+        one working copy is the centred ``X`` it is given; temporaries are
+        a tile of columns at most.
+        """
 
     def batch_statistic(self, operands, group1, n_group1, var_floor, statistic):
         """Statistic of every relabelling in ``group1``: an ``(n_rows, n_features)`` array.

@@ -94,6 +94,37 @@ def _single_precision_copy(X, n_blocks):
     return X32, partial
 
 
+#: Elements of the column tiles in which :func:`row_order_sums` and the
+#: engines make their per-tile temporaries (squares, float32 copies): 8 MiB
+#: of float64, never a copy of X.
+TILE_ELEMENTS = 2**20
+#: The narrowest tile: a product of a batch with fewer columns wastes BLAS.
+_MIN_TILE_COLUMNS = 64
+
+
+def column_tiles(n_samples, n_features, width=None):
+    """Slices of the columns in tiles of at most ``width`` and about :data:`TILE_ELEMENTS`."""
+    by_size = max(_MIN_TILE_COLUMNS, TILE_ELEMENTS // max(n_samples, 1))
+    width = min(width, by_size) if width else by_size
+    return [slice(lo, min(lo + width, n_features)) for lo in range(0, n_features, width)]
+
+
+def row_order_sums(X, square=False):
+    """Per column, the sum of ``X`` (or of ``X**2``) added row after row, in float64.
+
+    numpy reduces a C-contiguous block over its rows one row at a time (a
+    single column, which it would sum pairwise, goes through a cumulative
+    sum, which is sequential): so a column's sum is the same bits whatever
+    the other columns of X, its tile or its Dask chunk.  Tile by tile, so
+    no temporary (of squares) is as large as X.
+    """
+    total = np.zeros(X.shape[1])
+    for tile in column_tiles(*X.shape):
+        part = np.square(X[:, tile]) if square else np.ascontiguousarray(X[:, tile])
+        total[tile] = part.sum(axis=0) if part.shape[1] >= 2 else np.cumsum(part, axis=0)[-1]
+    return total
+
+
 _TRANSPOSE_BLOCK = 64
 
 
@@ -135,7 +166,7 @@ def single_precision_copy(X):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _count_checked(T32, group1, weight1, weight0, XT, column, low, high, threshold, sign, margin,
+def _count_checked(T32, group1, weight1, weight0, X, column, low, high, threshold, sign, margin,
                    need_max, n_blocks):
     n_rows, n_features = T32.shape
     n_samples = group1.shape[1]
@@ -162,7 +193,7 @@ def _count_checked(T32, group1, weight1, weight0, XT, column, low, high, thresho
                     # Too close to call in single precision: the float64 dot.
                     exact = 0.0
                     for i in range(n_samples):
-                        exact += (group1[r, i] * weight1 - weight0) * XT[column + j, i]
+                        exact += (group1[r, i] * weight1 - weight0) * X[i, column + j]
                     counts[j] += (abs(exact) if sign == 0.0 else sign * exact) >= threshold[j]
             if need_max:
                 # The row's largest extremeness is at least the largest lower
@@ -178,22 +209,24 @@ def _count_checked(T32, group1, weight1, weight0, XT, column, low, high, thresho
                     if (abs(value) if sign == 0.0 else sign * value) + margin[j] >= lower:
                         exact = 0.0
                         for i in range(n_samples):
-                            exact += (group1[r, i] * weight1 - weight0) * XT[column + j, i]
+                            exact += (group1[r, i] * weight1 - weight0) * X[i, column + j]
                         largest = max(largest, abs(exact) if sign == 0.0 else sign * exact)
                 maxima[r] = largest
     return partial, maxima
 
 
-def count_extreme_checked(T32, group1, weight1, weight0, XT, column, threshold, margin,
+def count_extreme_checked(T32, group1, weight1, weight0, X, column, threshold, margin,
                           alternative, need_max=False):
     """:func:`count_extreme` of a single-precision product, exact to double precision.
 
-    ``T32`` approximates ``W @ XT[column:column + n_features].T`` within
+    ``T32`` approximates ``W @ X[:, column:column + n_features]`` within
     ``margin`` per feature, where ``W = group1 * weight1 - weight0`` is the
-    contrast matrix and ``XT`` the data transposed (a feature's values are
-    contiguous).  Entries whose extremeness is further than ``margin`` from
-    the threshold are decided by ``T32``; the few others are recomputed as
-    float64 dot products with ``W`` formed as above.  The counts are those
+    contrast matrix and ``X`` the centred data, read a column at a time
+    where a check needs it (any 2-D view: the numpy engine passes a tile's
+    transposed copy viewed back, whose columns are contiguous).  Entries
+    whose extremeness is further than ``margin`` from the threshold are
+    decided by ``T32``; the few others are recomputed as float64 dot
+    products with ``W`` formed as above.  The counts are those
     of the double-precision product.  With ``need_max``, each row's largest
     extremeness too (the max-T correction), from the float64 dots of the
     features that can hold it: those whose ``T32`` entry plus ``margin``
@@ -208,35 +241,35 @@ def count_extreme_checked(T32, group1, weight1, weight0, XT, column, threshold, 
     margin = np.ascontiguousarray(margin)
     sign = ALTERNATIVE_SIGN[alternative]
     if T32.size <= NUMPY_MAX_ENTRIES:
-        return _count_checked_numpy(T32, group1, weight1, weight0, XT, column, threshold - margin,
+        return _count_checked_numpy(T32, group1, weight1, weight0, X, column, threshold - margin,
                                     threshold + margin, threshold, sign, margin, need_max)
     n_blocks = max(1, -(-T32.shape[0] // _BLOCK_ROWS))
-    partial, maxima = _count_checked(T32, group1, weight1, weight0, XT, column,
+    partial, maxima = _count_checked(T32, group1, weight1, weight0, X, column,
                                      threshold - margin, threshold + margin, threshold, sign,
                                      margin, bool(need_max), n_blocks)
     return partial.sum(axis=0), maxima
 
 
-def _exact_dots(group1, weight1, weight0, XT, column, rows, features):
+def _exact_dots(group1, weight1, weight0, X, column, rows, features):
     # The compiled kernel's float64 dot, summed in the same sample order (a
     # cumulative sum is sequential), so the same bits decide.
-    products = (group1[rows] * weight1 - weight0) * XT[column + features]
+    products = (group1[rows] * weight1 - weight0) * X[:, column + features].T
     return np.cumsum(products, axis=1)[:, -1]
 
 
-def _count_checked_numpy(T32, group1, weight1, weight0, XT, column, low, high, threshold, sign,
+def _count_checked_numpy(T32, group1, weight1, weight0, X, column, low, high, threshold, sign,
                          margin, need_max):
     extremeness = _extremeness(T32.astype(np.float64), sign)
     counts = (extremeness >= high).sum(axis=0, dtype=np.int64)
     rows, features = np.nonzero((extremeness >= low) & (extremeness < high))
     if rows.size:
-        exact = _exact_dots(group1, weight1, weight0, XT, column, rows, features)
+        exact = _exact_dots(group1, weight1, weight0, X, column, rows, features)
         np.add.at(counts, features, _extremeness(exact, sign) >= threshold[features])
     maxima = np.full(T32.shape[0] if need_max else 0, -np.inf)
     if need_max and T32.shape[1]:
         lower = (extremeness - margin).max(axis=1)
         rows, features = np.nonzero(extremeness + margin >= lower[:, np.newaxis])
-        exact = _exact_dots(group1, weight1, weight0, XT, column, rows, features)
+        exact = _exact_dots(group1, weight1, weight0, X, column, rows, features)
         np.maximum.at(maxima, rows, _extremeness(exact, sign))
     return counts, maxima
 

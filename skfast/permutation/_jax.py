@@ -31,16 +31,16 @@ FEATURE_TILE = None
 _MIN_PADDED_ROWS = 8
 
 
-def prepare(X, X_sq):
-    """Device copies of ``X``, ``X**2`` and their column sums.
+def prepare(X, squares):
+    """The device's copy of ``X`` and its column sums (of ``X**2`` too, for Welch's t).
 
-    Parameters and return value as in :func:`skfast.permutation._numpy.prepare`.
+    Parameters and return value as in :func:`skfast.permutation._numpy.prepare`;
+    ``X**2`` is made inside each batch's compiled program, never held.
     """
     with jax_dtype_context(np.float64):
         X_device = jnp.asarray(X)
-        X_sq_device = None if X_sq is None else jnp.asarray(X_sq)
-        Q = None if X_sq is None else X_sq_device.sum(axis=0)
-        return X_device, X_sq_device, X_device.sum(axis=0), Q
+        Q = jnp.square(X_device).sum(axis=0) if squares else None
+        return X_device, X_device.sum(axis=0), Q
 
 
 def _padded(group1):
@@ -52,14 +52,14 @@ def _padded(group1):
 
 
 @partial(jax.jit, static_argnames=("n_group1", "statistic"))
-def _statistics(X, X_sq, S, Q, group1, var_floor, n_group1, statistic):
-    return statistics(jnp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic)
+def _statistics(X, S, Q, group1, var_floor, n_group1, statistic):
+    return statistics(jnp, X, S, Q, group1, n_group1, var_floor, statistic)
 
 
 @partial(jax.jit, static_argnames=("n_group1", "statistic", "alternative", "need_max"))
-def _counts(X, X_sq, S, Q, group1, n_valid, threshold, var_floor, n_group1, statistic,
+def _counts(X, S, Q, group1, n_valid, threshold, var_floor, n_group1, statistic,
             alternative, need_max):
-    extremeness = statistics(jnp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic)
+    extremeness = statistics(jnp, X, S, Q, group1, n_group1, var_floor, statistic)
     if alternative == "two-sided":
         extremeness = jnp.abs(extremeness)
     elif alternative == "less":

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._counting import (count_extreme, count_extreme_checked, single_contrast,
-                        single_precision_copy, transposed_copy)
+from ._counting import (column_tiles, count_extreme, count_extreme_checked, row_order_sums,
+                        single_contrast, transposed_copy)
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
@@ -46,53 +46,57 @@ _SINGLE_MAX_ABS_SUM = 1e37
 _SINGLE_MAX_SAMPLES = 100_000
 
 
-def prepare(X, X_sq):
-    """Engine-native operands for one fit.
+def prepare(X, squares):
+    """Engine-native operands for one fit: ``X`` itself and per-column summaries, no copy of X.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Centred data, C-contiguous float64.
-    X_sq : ndarray of shape (n_samples, n_features) or None
-        ``X**2``, needed by Welch's t only.
+    squares : bool
+        Whether the statistic needs ``X**2`` (Welch's t): the engine squares
+        one tile of columns at a time, and never holds ``X**2`` whole.
 
     Returns
     -------
     operands : tuple
-        ``X``, ``X**2``, their column sums (Welch's t only), and the
-        single-precision operands of the difference of means (made on first
-        use, see :class:`SinglePrecision`).
+        ``X``, ``squares``, the column sums of ``X`` and ``X**2`` (Welch's t
+        only, added in row order: :func:`row_order_sums`), and the
+        single-precision product's error scale (made on first use, see
+        :class:`SinglePrecision`).
     """
-    if X_sq is not None:
-        return X, X_sq, X.sum(axis=0), X_sq.sum(axis=0), None
-    return X, None, None, None, SinglePrecision(X)
+    if squares:
+        return X, True, row_order_sums(X), row_order_sums(X, square=True), None
+    return X, False, None, None, SinglePrecision(X)
 
 
 class SinglePrecision:
-    """What the float32 product needs, made from ``X`` on first use.
+    """What the float32 product needs beyond X, made on first use.
 
-    ``get()`` returns ``(X32, abs_sums, XT)``: X rounded to float32, the
-    float64 sum of ``|X|`` per feature (the error bound's scale) and X
-    transposed (the float64 re-checks read one feature at a time); or None
-    where single precision does not apply: too many samples for a small
-    bound, or values a float32 sum could overflow.  Welch's t never asks,
-    so it never pays for the copies.
+    ``get()`` returns the float64 sum of ``|X|`` per feature (the error
+    bound's scale), or None where single precision does not apply: too
+    many samples for a small bound, or values a float32 sum could overflow.
+    The float32 operand itself is rounded one tile of columns at a time,
+    per batch (:func:`_checked_single_counts`): no float32 copy of X is
+    held.  Welch's t never asks.
     """
 
     def __init__(self, X):
         self._X = X
-        self._parts = None
+        self._abs_sums = None
         self._made = False
 
     def get(self):
         if not self._made:
             X = self._X
             if X.shape[0] <= _SINGLE_MAX_SAMPLES:
-                X32, abs_sums = single_precision_copy(X)
+                abs_sums = np.zeros(X.shape[1])
+                for tile in column_tiles(*X.shape):
+                    abs_sums[tile] = np.abs(X[:, tile]).sum(axis=0)
                 if np.all(abs_sums <= _SINGLE_MAX_ABS_SUM):
-                    self._parts = (X32, abs_sums, transposed_copy(X))
+                    self._abs_sums = abs_sums
             self._made = True
-        return self._parts
+        return self._abs_sums
 
 
 def contrast_weights(n_samples, n_group1, statistic):
@@ -110,16 +114,17 @@ def contrast_weights(n_samples, n_group1, statistic):
     return 1.0 / n_group1 + 1.0 / n_group0, 1.0 / n_group0
 
 
-def statistics(xp, X, X_sq, S, Q, group1, n_group1, var_floor, statistic):
+def statistics(xp, X, S, Q, group1, n_group1, var_floor, statistic):
     """The batch's statistics as matrix products, in the array namespace ``xp``.
 
-    Shared with the jax engine, which passes ``jax.numpy`` as ``xp``.
+    Welch's t squares the columns given here (a tile's temporary, never all
+    of X).  Shared with the jax engine, which passes ``jax.numpy`` as ``xp``.
     """
     if statistic in ("mean_diff", "flip_mean"):
         weight1, weight0 = contrast_weights(X.shape[0], n_group1, statistic)
         return (group1 * weight1 - weight0) @ X
     n_group0 = X.shape[0] - n_group1
-    S1, Q1 = group1 @ X, group1 @ X_sq
+    S1, Q1 = group1 @ X, group1 @ xp.square(X)
     mean1 = S1 / n_group1
     mean0 = (S - S1) / n_group0
     # Sums of squares can land a rounding error below zero for a (nearly)
@@ -150,7 +155,13 @@ def batch_statistic(operands, group1, n_group1, var_floor, statistic):
     -------
     T : ndarray of shape (n_rows, n_features)
     """
-    return statistics(np, *operands[:4], group1, n_group1, var_floor, statistic)
+    X, squares, S, Q, _ = operands
+    out = np.empty((group1.shape[0], X.shape[1]))
+    for tile in column_tiles(*X.shape, width=FEATURE_TILE):
+        out[:, tile] = statistics(np, X[:, tile], None if S is None else S[tile],
+                                  None if Q is None else Q[tile], group1, n_group1,
+                                  var_floor[tile], statistic)
+    return out
 
 
 def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, alternative,
@@ -176,23 +187,23 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     maxima : ndarray of shape (n_rows,), float64
         Empty when ``need_max`` is False.
     """
-    X, X_sq, S, Q, single = operands
+    X, squares, S, Q, single = operands
     n_features = X.shape[1]
     if single is not None and statistic in ("mean_diff", "flip_mean"):
-        parts = single.get()
-        if parts is not None:
+        abs_sums = single.get()
+        if abs_sums is not None:
             weights = contrast_weights(X.shape[0], n_group1, statistic)
-            return _checked_single_counts(X, *parts, group1, weights, threshold, alternative,
+            return _checked_single_counts(X, abs_sums, group1, weights, threshold, alternative,
                                           need_max)
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
-    # Feature tiles bound the (batch, tile) block of statistics, while each
-    # product still reuses a whole batch of relabellings per column of X.
-    for start in range(0, n_features, FEATURE_TILE):
-        tile = slice(start, min(start + FEATURE_TILE, n_features))
-        statistics_tile = statistics(np, X[:, tile], None if X_sq is None else X_sq[:, tile],
-                                     None if S is None else S[tile], None if Q is None else Q[tile],
-                                     group1, n_group1, var_floor[tile], statistic)
+    # Feature tiles bound the (batch, tile) block of statistics (and Welch's
+    # squares), while each product still reuses a whole batch of
+    # relabellings per column of X.
+    for tile in column_tiles(*X.shape, width=FEATURE_TILE):
+        statistics_tile = statistics(np, X[:, tile], None if S is None else S[tile],
+                                     None if Q is None else Q[tile], group1, n_group1,
+                                     var_floor[tile], statistic)
         counts[tile], tile_maxima = count_extreme(statistics_tile, threshold[tile], alternative,
                                                   need_max)
         if need_max:
@@ -200,8 +211,7 @@ def batch_counts(operands, group1, n_group1, threshold, var_floor, statistic, al
     return counts, maxima
 
 
-def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alternative,
-                           need_max):
+def _checked_single_counts(X, abs_sums, group1, weights, threshold, alternative, need_max):
     """Counts of the difference of means from a float32 product, exact to float64.
 
     Rounding ``W`` and ``X`` to float32 and summing ``n`` products in float32
@@ -226,11 +236,14 @@ def _checked_single_counts(X, X32, abs_sums, XT, group1, weights, threshold, alt
     margin = 1.01 * gamma * largest_weight * abs_sums + 4 * k * _ETA32
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
-    for start in range(0, n_features, FEATURE_TILE):
-        tile = slice(start, min(start + FEATURE_TILE, n_features))
+    for tile in column_tiles(*X.shape, width=FEATURE_TILE):
+        # this tile's columns rounded to float32, and feature-major for the
+        # float64 checks (a strided column costs a page per sample), for this
+        # batch only: tile-sized copies, against a whole batch's product
+        columns = transposed_copy(X[:, tile]).T
         counts[tile], tile_maxima = count_extreme_checked(
-            contrast32 @ X32[:, tile], group1, weight1, weight0, XT, start, threshold[tile],
-            margin[tile], alternative, need_max)
+            contrast32 @ X[:, tile].astype(np.float32), group1, weight1, weight0, columns,
+            0, threshold[tile], margin[tile], alternative, need_max)
         if need_max:
             np.maximum(maxima, tile_maxima, out=maxima)
     return counts, maxima

@@ -420,7 +420,7 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         threads_each = max(1, effective_n_threads(self.n_threads) // n_workers)
         tile = _Tile(X, layout, self.statistic, self.alternative, self.n_threads)
         with engine_run(self, engine, n_threads=threads_each) as (kernels, _):
-            common = dict(engine=engine, stream=stream, X=tile.X, X_sq=tile.X_sq,
+            common = dict(engine=engine, stream=stream, X=tile.X, squares=tile.squares,
                           n_group1=layout.n_group1, threshold=tile.threshold,
                           var_floor=tile.var_floor,
                           statistic=layout.kernel_statistic(self.statistic),
@@ -428,7 +428,7 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
             if n_workers == 1:
                 # In this thread, under the limits just set: no joblib round trip.
                 results = [_run_batches(batches, **common,
-                                        operands=kernels.prepare(tile.X, tile.X_sq),
+                                        operands=kernels.prepare(tile.X, tile.squares),
                                         progress=self.verbose > 0)]
                 tasks = [batches]
             else:
@@ -532,8 +532,8 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
                 dask.delayed(_tile_task)(block, **{**task, **shared}, n_threads=n_threads)
                 for block in X.to_delayed().ravel()])
         else:
-            width = max(1, TILE_BYTES // (8 * X.shape[0] * (4 if self.statistic == "welch_t"
-                                                             else 2)))
+            # a tile's one working copy (centred, float64) is TILE_BYTES
+            width = max(1, TILE_BYTES // (8 * X.shape[0]))
             tiles = [X[:, lo:lo + width] for lo in range(0, X.shape[1], width)]
             n_workers = min(effective_n_jobs(self.n_jobs), len(tiles))
             if n_workers == 1:
@@ -634,8 +634,9 @@ class PermutationTest(DocLinkMixin, SelectorMixin, BaseEstimator):
         return pvalues <= self.alpha
 
 
-#: Bytes of a memmap's tile of columns: its centred float64 copy and the
-#: engine's operands made from it stay near this.
+#: Bytes of the centred float64 copy of a tile of columns (a memmap's, a
+#: large X's): the one working copy a tile holds; the engines' temporaries
+#: are a few column tiles of ``_counting.TILE_ELEMENTS`` on top.
 TILE_BYTES = 128 * 2**20
 
 
@@ -646,8 +647,8 @@ _SUM_ROWS = 256
 _SUM_COLUMNS = 4096
 
 
-def column_sums(A, rows):
-    """Per column, the sum of ``A[rows]`` (a boolean mask), whatever the other columns.
+def column_sums(A, rows, square=False):
+    """Per column, the sum of ``A[rows]`` (of its squares with ``square``), whatever the other columns.
 
     Each block of :data:`_SUM_ROWS` rows is summed row after row (numpy adds
     the rows of a C-contiguous block one at a time; a single column, which
@@ -661,13 +662,15 @@ def column_sums(A, rows):
         columns = slice(c, c + _SUM_COLUMNS)
         for lo in range(0, n_samples, _SUM_ROWS):
             block = A[lo:lo + _SUM_ROWS, columns][rows[lo:lo + _SUM_ROWS]]  # a C-contiguous copy
+            if square:  # the block's own squares: no X**2 as large as X
+                np.square(block, out=block)
             if block.shape[0]:
                 total[columns] += (block.sum(axis=0) if block.shape[1] >= 2
                                    else np.cumsum(block, axis=0)[-1])
     return total
 
 
-def observed_statistic(X, X_sq, in_group1, n_group1, var_floor, statistic):
+def observed_statistic(X, in_group1, n_group1, var_floor, statistic):
     """The statistic of the observed labelling, column by column (:func:`column_sums`).
 
     The engines' batched products would add a column's terms in an order
@@ -681,7 +684,7 @@ def observed_statistic(X, X_sq, in_group1, n_group1, var_floor, statistic):
     mean1, mean0 = S1 / n_group1, S0 / n_group0
     if statistic == "mean_diff":
         return mean1 - mean0
-    Q1, Q0 = column_sums(X_sq, in_group1), column_sums(X_sq, in_group0)
+    Q1, Q0 = column_sums(X, in_group1, square=True), column_sums(X, in_group0, square=True)
     var1 = np.maximum(Q1 - S1 * mean1, 0.0) / (n_group1 - 1)
     var0 = np.maximum(Q0 - S0 * mean0, 0.0) / (n_group0 - 1)
     return (mean1 - mean0) / np.sqrt(np.maximum(var1 / n_group1 + var0 / n_group0, var_floor))
@@ -727,8 +730,10 @@ class _Tile:
     """One block of columns made ready for the engines, with its observed statistic.
 
     Everything here is per column, so a tile of X gives its columns' values
-    bit for bit as the whole of X does.  ``X`` (and ``X_sq``) are the
-    engines' operands, ``threshold`` what a relabelling's extremeness must
+    bit for bit as the whole of X does.  ``X``, the fit's one working copy
+    (scaled and centred, float64), is the engines' operand (``squares``:
+    whether Welch's t needs its squares, which the engines make a tile of
+    columns at a time), ``threshold`` what a relabelling's extremeness must
     reach to count, ``reported`` the observed statistic on the data's scale.
     """
 
@@ -756,10 +761,11 @@ class _Tile:
         self.var_floor = np.where(constant, 1.0, SE_FLOOR_REL * null_var)
         self.X = X_centred
         if statistic == "welch_t":
-            self.X_sq, self.null_scale = np.square(X_centred), np.ones_like(null_var)
+            self.null_scale = np.ones_like(null_var)
         else:
-            self.X_sq, self.null_scale = None, np.where(constant, 1.0, np.sqrt(null_var))
-        self.observed = observed_statistic(self.X, self.X_sq, group1 != 0, n_group1,
+            self.null_scale = np.where(constant, 1.0, np.sqrt(null_var))
+        self.squares = statistic == "welch_t"
+        self.observed = observed_statistic(self.X, group1 != 0, n_group1,
                                            self.var_floor, statistic)
         # The columns were scaled by powers of two (exactly): the mean
         # difference is reported on the data's own scale, Welch's t is scale-free.
@@ -784,7 +790,7 @@ class _Tile:
         everyone = np.ones(n_samples, dtype=bool)
         mean = column_sums(X_scaled, everyone) / n_samples
         self.var_floor = np.ones(X.shape[1])  # unused by the sign flips' mean
-        self.X_sq = None
+        self.squares = False
         if statistic == "t":
             self.reported = _one_sample_t(X_scaled, mean)
             rms = np.sqrt(squares / n_samples)
@@ -828,7 +834,7 @@ def _tile_task(X, *, layout, statistic, alternative, need_max, engine, stream, b
     tile = _Tile(X, layout, statistic, alternative, n_threads)
     with compute_threads(n_threads, engine):
         counts, maxima = _run_batches(batches, engine=engine, stream=stream, X=tile.X,
-                                      X_sq=tile.X_sq, n_group1=layout.n_group1,
+                                      squares=tile.squares, n_group1=layout.n_group1,
                                       threshold=tile.threshold, var_floor=tile.var_floor,
                                       statistic=layout.kernel_statistic(statistic),
                                       alternative=alternative, need_max=need_max)
@@ -852,7 +858,7 @@ def _n_splits_up_to(n_samples, n_group1, limit):
     return count
 
 
-def _run_batches(batches, *, engine, stream, X, X_sq, n_group1, threshold, var_floor, statistic,
+def _run_batches(batches, *, engine, stream, X, squares, n_group1, threshold, var_floor, statistic,
                  alternative, need_max, operands=None, n_threads=None, progress=False):
     """One worker's share: the counts and maxima of ``batches``, in order.
 
@@ -866,7 +872,7 @@ def _run_batches(batches, *, engine, stream, X, X_sq, n_group1, threshold, var_f
     started = time.perf_counter()
     with nullcontext() if n_threads is None else compute_threads(n_threads, engine):
         if operands is None:
-            operands = kernels.prepare(X, X_sq)
+            operands = kernels.prepare(X, squares)
         for done, (start, stop) in enumerate(batches, start=1):
             batch_counts, batch_maxima = kernels.batch_counts(
                 operands, stream.rows(start, stop), n_group1, threshold, var_floor, statistic,

@@ -19,8 +19,8 @@ __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 FEATURE_TILE = None
 
 
-def prepare(X, X_sq):
-    """The operands are the centred data itself; ``X_sq`` is not needed."""
+def prepare(X, squares):
+    """The operands are the centred data itself (``squares`` is not needed)."""
     return (X,)
 
 
