@@ -94,17 +94,18 @@ def _single_precision_copy(X, n_blocks):
     return X32, partial
 
 
-#: Elements of the column tiles in which :func:`row_order_sums` and the
-#: engines make their per-tile temporaries (squares, float32 copies): 8 MiB
-#: of float64, never a copy of X.
-TILE_ELEMENTS = 2**20
+#: Elements of the column tiles in which the engines make their per-tile
+#: temporaries (squares, float32 copies): 32 MiB of float64, never a copy of
+#: X, and wide enough (2,048 columns up to n = 2,048) that each product
+#: still runs at BLAS speed.  :func:`row_order_sums` takes quarter tiles.
+TILE_ELEMENTS = 2**22
 #: The narrowest tile: a product of a batch with fewer columns wastes BLAS.
 _MIN_TILE_COLUMNS = 64
 
 
-def column_tiles(n_samples, n_features, width=None):
-    """Slices of the columns in tiles of at most ``width`` and about :data:`TILE_ELEMENTS`."""
-    by_size = max(_MIN_TILE_COLUMNS, TILE_ELEMENTS // max(n_samples, 1))
+def column_tiles(n_samples, n_features, width=None, elements=TILE_ELEMENTS):
+    """Slices of the columns in tiles of at most ``width`` and about ``elements`` each."""
+    by_size = max(_MIN_TILE_COLUMNS, elements // max(n_samples, 1))
     width = min(width, by_size) if width else by_size
     return [slice(lo, min(lo + width, n_features)) for lo in range(0, n_features, width)]
 
@@ -112,16 +113,48 @@ def column_tiles(n_samples, n_features, width=None):
 def row_order_sums(X, square=False):
     """Per column, the sum of ``X`` (or of ``X**2``) added row after row, in float64.
 
-    numpy reduces a C-contiguous block over its rows one row at a time (a
-    single column, which it would sum pairwise, goes through a cumulative
-    sum, which is sequential): so a column's sum is the same bits whatever
-    the other columns of X, its tile or its Dask chunk.  Tile by tile, so
-    no temporary (of squares) is as large as X.
+    A cumulative sum is sequential, and it is the order in which numpy
+    reduces a C-contiguous array over its rows: so a column's sum is the
+    same bits whatever the other columns of X, its tile or its Dask chunk,
+    and whatever X's layout.  Tile by tile, so no temporary (of squares)
+    is as large as X.
     """
     total = np.zeros(X.shape[1])
-    for tile in column_tiles(*X.shape):
-        part = np.square(X[:, tile]) if square else np.ascontiguousarray(X[:, tile])
-        total[tile] = part.sum(axis=0) if part.shape[1] >= 2 else np.cumsum(part, axis=0)[-1]
+    if X.shape[0] == 0:
+        return total
+    for tile in column_tiles(*X.shape, elements=TILE_ELEMENTS // 4):
+        part = np.square(X[:, tile]) if square else X[:, tile]
+        total[tile] = np.cumsum(part, axis=0)[-1]
+    return total
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def blocked_column_sums(A, rows, square, block_rows):
+    """Per column, the sum of ``A[rows]`` (or of its squares) as numpy adds blocks of rows.
+
+    Each block of ``block_rows`` rows is added from its first selected row on,
+    in order (numpy's reduction of a C-contiguous block over its rows), then
+    the block sums in order from zero: the bits of
+    ``_permutation_test.column_sums``, a column at a time, so that a
+    feature-major ``A`` is read contiguously.
+    """
+    n_samples, n_features = A.shape
+    total = np.zeros(n_features)
+    for j in prange(n_features):
+        column_total = 0.0
+        for lo in range(0, n_samples, block_rows):
+            block_sum, started = 0.0, False
+            for i in range(lo, min(lo + block_rows, n_samples)):
+                if rows[i]:
+                    value = np.float64(A[i, j])
+                    if square:
+                        value = value * value
+                    # numpy's reduction starts from the block's first row
+                    block_sum = block_sum + value if started else value
+                    started = True
+            if started:
+                column_total += block_sum
+        total[j] = column_total
     return total
 
 

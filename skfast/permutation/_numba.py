@@ -21,13 +21,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._counting import column_tiles, row_order_sums, transposed_copy
+from ._counting import column_tiles, row_order_sums
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
-#: Features ``batch_size="auto"`` budgets statistics for: each batch
-#: transposes X a block at a time, so a batch of many relabellings pays for
-#: the transposition once (the kernel itself holds only per-tile counts).
+#: Features ``batch_size="auto"`` budgets statistics for: a batch squares X
+#: a block at a time for Welch's t, so a batch of many relabellings pays for
+#: the squares once (the kernel itself holds only per-tile counts).
 FEATURE_TILE = 2048
 
 ROW_TILE = 8
@@ -41,8 +41,8 @@ _FASTMATH = {"reassoc", "contract"}
 # threads, which on a busy machine can exceed a small batch's whole work.
 _WORK_PER_THREAD = 2_000_000
 _LAUNCH_LOCK = threading.Lock()
-#: Bytes of the feature-major block (and its squares) a batch transposes at a
-#: time: 8 MiB, far below a copy of X, far above a parallel region's cost.
+#: Bytes of the block of Welch's squares a batch makes at a time: 8 MiB, far
+#: below a copy of X, far above a parallel region's cost.
 _BLOCK_BYTES = 8 * 2**20
 
 
@@ -58,13 +58,12 @@ def _launches_must_be_serial():
 def prepare(X, squares):
     """``X`` itself and its column sums (of ``X**2`` too, for Welch's t): no copy of X.
 
-    The kernel reads a feature's values contiguously: each batch transposes
-    one block of columns at a time (:data:`_BLOCK_BYTES`) into a buffer of
-    the block's size.  Parameters and return value as in
+    X is feature-major, so ``X.T`` holds each feature's values contiguously,
+    as the kernel reads them.  Parameters and return value as in
     :func:`skfast.permutation._numpy.prepare`.
     """
     Q = row_order_sums(X, square=True) if squares else np.zeros(X.shape[1])
-    return X, squares, row_order_sums(X), Q
+    return np.ascontiguousarray(X.T), squares, row_order_sums(X), Q
 
 
 @njit(cache=True, parallel=True, nogil=True, fastmath=_FASTMATH)
@@ -115,27 +114,27 @@ def _scan(XT, XT_sq, S, Q, group1, n_group1, var_floor, statistic_code, alternat
 
 def _run_scan(operands, group1, n_group1, threshold, var_floor, statistic, alternative,
               need_max, store):
-    X, squares, S, Q = operands
-    (n_rows, n_samples), n_features = group1.shape, X.shape[1]
+    XT, squares, S, Q = operands
+    (n_rows, n_samples), n_features = group1.shape, XT.shape[0]
     statistics_out = np.empty((n_rows, n_features) if store else (0, 0))
     counts = np.zeros(n_features, dtype=np.int64)
     maxima = np.full(n_rows if need_max else 0, -np.inf)
     allowed_threads = numba.get_num_threads()
     work = n_rows * n_features * n_samples
     numba.set_num_threads(int(min(allowed_threads, max(1, work // _WORK_PER_THREAD))))
-    width = max(1, _BLOCK_BYTES // (8 * n_samples * (2 if squares else 1)))
+    # Welch's squares are made a block of features at a time (never X**2 whole)
+    width = max(1, _BLOCK_BYTES // (8 * n_samples)) if squares else max(n_features, 1)
     try:
         with _LAUNCH_LOCK if _launches_must_be_serial() else nullcontext():
             for block in column_tiles(n_samples, n_features, width=width):
-                # a feature's values contiguous, per column the same dot as
-                # in any other block: the block changes no bit
-                XT = transposed_copy(X[:, block])
-                XT_sq = np.square(XT) if squares else np.empty((0, n_samples))
-                block_out = (np.empty((n_rows, XT.shape[0])) if store else statistics_out)
-                tile_counts = np.zeros(((n_rows + ROW_TILE - 1) // ROW_TILE, XT.shape[0]),
-                                       dtype=np.int64)
+                # per feature the same dot in any block: the blocks change no bit
+                XT_sq = np.square(XT[block]) if squares else np.empty((0, n_samples))
+                block_out = (np.empty((n_rows, block.stop - block.start)) if store
+                             else statistics_out)
+                tile_counts = np.zeros(((n_rows + ROW_TILE - 1) // ROW_TILE,
+                                        block.stop - block.start), dtype=np.int64)
                 block_maxima = np.empty(n_rows if need_max else 0)
-                _scan(XT, XT_sq, S[block], Q[block], group1, np.int64(n_group1),
+                _scan(XT[block], XT_sq, S[block], Q[block], group1, np.int64(n_group1),
                       var_floor[block], np.int64(_STATISTIC_CODE[statistic]),
                       np.int64(_ALTERNATIVE_CODE[alternative]), threshold[block],
                       bool(need_max), block_out, tile_counts, block_maxima)

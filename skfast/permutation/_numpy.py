@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._counting import (column_tiles, count_extreme, count_extreme_checked, row_order_sums,
-                        single_contrast, transposed_copy)
+from ._counting import (TILE_ELEMENTS, column_tiles, count_extreme, count_extreme_checked, row_order_sums,
+                        single_contrast)
 
 __all__ = ["FEATURE_TILE", "prepare", "batch_statistic", "batch_counts"]
 
@@ -52,7 +52,8 @@ def prepare(X, squares):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Centred data, C-contiguous float64.
+        Centred data, float64, feature-major (F-contiguous), as
+        ``centre_columns`` makes it; BLAS takes it as it is.
     squares : bool
         Whether the statistic needs ``X**2`` (Welch's t): the engine squares
         one tile of columns at a time, and never holds ``X**2`` whole.
@@ -91,7 +92,7 @@ class SinglePrecision:
             X = self._X
             if X.shape[0] <= _SINGLE_MAX_SAMPLES:
                 abs_sums = np.zeros(X.shape[1])
-                for tile in column_tiles(*X.shape):
+                for tile in column_tiles(*X.shape, elements=TILE_ELEMENTS // 4):
                     abs_sums[tile] = np.abs(X[:, tile]).sum(axis=0)
                 if np.all(abs_sums <= _SINGLE_MAX_ABS_SUM):
                     self._abs_sums = abs_sums
@@ -237,13 +238,11 @@ def _checked_single_counts(X, abs_sums, group1, weights, threshold, alternative,
     counts = np.empty(n_features, dtype=np.int64)
     maxima = np.full(group1.shape[0] if need_max else 0, -np.inf)
     for tile in column_tiles(*X.shape, width=FEATURE_TILE):
-        # this tile's columns rounded to float32, and feature-major for the
-        # float64 checks (a strided column costs a page per sample), for this
-        # batch only: tile-sized copies, against a whole batch's product
-        columns = transposed_copy(X[:, tile]).T
+        # this tile's columns rounded to float32 for this batch only: a tile's
+        # copy (contiguous, X is feature-major), against a whole batch's product
         counts[tile], tile_maxima = count_extreme_checked(
-            contrast32 @ X[:, tile].astype(np.float32), group1, weight1, weight0, columns,
-            0, threshold[tile], margin[tile], alternative, need_max)
+            contrast32 @ X[:, tile].astype(np.float32), group1, weight1, weight0, X,
+            tile.start, threshold[tile], margin[tile], alternative, need_max)
         if need_max:
             np.maximum(maxima, tile_maxima, out=maxima)
     return counts, maxima

@@ -23,6 +23,7 @@ from .._engines import (N_JOBS_CONSTRAINT, N_THREADS_CONSTRAINT, Engine, EngineT
                         compute_threads, effective_n_threads, engine_run, numba_threads)
 from .._crossovers import load_crossovers
 from ._contract import PermutationEngine
+from ._counting import NUMPY_MAX_ENTRIES, blocked_column_sums
 from ._stream import STREAM_BLOCK, PermutationStream, SignFlipStream
 
 __all__ = ["PermutationTest"]
@@ -654,14 +655,21 @@ def column_sums(A, rows, square=False):
     the rows of a C-contiguous block one at a time; a single column, which
     numpy would add pairwise, by a cumulative sum, which is sequential), and
     the block totals in order; columns go in fixed tiles.  So a column's sum
-    is the same bits in any array holding it.
+    is the same bits in any array holding it.  Beyond small data a compiled
+    loop adds the same terms in the same order, a column at a time, which
+    reads the feature-major centred copy contiguously (gathering its rows
+    into C-contiguous blocks cost four times as much).
     """
+    if A.size > NUMPY_MAX_ENTRIES:
+        return blocked_column_sums(A, np.ascontiguousarray(rows, dtype=np.bool_), bool(square),
+                                   _SUM_ROWS)
     n_samples, n_features = A.shape
     total = np.zeros(n_features)
     for c in range(0, n_features, _SUM_COLUMNS):
         columns = slice(c, c + _SUM_COLUMNS)
         for lo in range(0, n_samples, _SUM_ROWS):
-            block = A[lo:lo + _SUM_ROWS, columns][rows[lo:lo + _SUM_ROWS]]  # a C-contiguous copy
+            # a C-contiguous copy, whatever A's layout
+            block = np.ascontiguousarray(A[lo:lo + _SUM_ROWS, columns][rows[lo:lo + _SUM_ROWS]])
             if square:  # the block's own squares: no X**2 as large as X
                 np.square(block, out=block)
             if block.shape[0]:
