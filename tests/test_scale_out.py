@@ -270,6 +270,42 @@ def test_near_ties_in_a_chunk_are_settled_where_they_sit_in_x(process_cluster, e
 
 
 @pytest.mark.parametrize("engine", ["numba", "hamerly"])
+@pytest.mark.parametrize("kind", ["blobs", "integer_grid", "two_weighted", "rounding_ties",
+                                  "relocation"])
+def test_float32_fit_on_worker_processes_is_the_in_memory_float32_fit(process_cluster, kind,
+                                                                        engine):
+    """Float32 stays float32: sums in scikit-learn's thread ranges, chained over the chunks."""
+    weight = None
+    if kind == "blobs":
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(9000, 4)) + rng.integers(0, 5, size=(9000, 1)) * 3.0
+        n_clusters = 5
+    elif kind == "rounding_ties":  # the last float32 bit decides, at every chunk cut
+        X, init = kmeans_rounding_ties(256 * 4 + 40, np.float32)
+        n_clusters = 10
+    elif kind == "relocation":  # two centres on one point: a cluster empties
+        X = np.repeat(np.random.default_rng(3).normal(size=(3, 2)), 3000, axis=0)
+        n_clusters, init = 4, X[[0, 1, 3000, 6000]]
+    else:
+        X, n_clusters, weight = hostile_kmeans(kind, 1, n_samples=9000)
+    X = X.astype(np.float32)
+    if kind not in ("rounding_ties", "relocation"):
+        init = X[np.random.default_rng(2).choice(X.shape[0], n_clusters, replace=False)]
+    params = dict(n_clusters=n_clusters, init=init, n_init=1, engine=engine, max_iter=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = FastKMeans(**params).fit(X, sample_weight=weight)
+        assert expected.cluster_centers_.dtype == np.float32
+        for chunks in (1500, (300, 700, X.shape[0] - 1000)):
+            got = FastKMeans(**params).fit(da.from_array(X, chunks=(chunks, -1)),
+                                           sample_weight=weight)
+            _assert_same_kmeans(got, expected)
+            assert got.cluster_centers_.dtype == np.float32
+    labels = got.predict(da.from_array(X, chunks=(2000, -1)))
+    np.testing.assert_array_equal(labels.compute(), expected.predict(X))
+
+
+@pytest.mark.parametrize("engine", ["numba", "hamerly"])
 def test_fast_kmeans_warns_and_relocates_as_in_memory(process_cluster, engine):
     X = np.repeat(np.random.default_rng(3).normal(size=(3, 2)), 3000, axis=0)
     init = X[[0, 1, 3000, 6000]]  # two centres on one point: one cluster empties
@@ -295,14 +331,11 @@ def test_fast_kmeans_auto_on_dask_runs_the_in_memory_rule_s_bounds_or_loops(proc
 @pytest.mark.parametrize("params, X_kind, match", [
     (dict(engine="blas"), "float64", "runs engine='numba'"),
     (dict(engine="numba", algorithm="elkan"), "float64", "runs engine='numba'"),
-    (dict(), "float32", "float32 Dask input"),
     (dict(), "nan", "NaN"),
 ])
 def test_fast_kmeans_refuses_what_a_dask_fit_cannot_do_clearly(params, X_kind, match):
     X = np.random.default_rng(0).normal(size=(300, 3))
-    if X_kind == "float32":
-        X = X.astype(np.float32)
-    elif X_kind == "nan":
+    if X_kind == "nan":
         X[7, 1] = np.nan
     params = {"init": X[:3], "n_init": 1, **params}
     with pytest.raises(ValueError, match=match):

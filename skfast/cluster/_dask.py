@@ -24,6 +24,11 @@ features`` numbers travel per chunk).  The inertia is each sample's
 weighted squared distance (8 bytes a sample, once) added in the numba
 engine's blocks, as both engines' ``inertia`` adds them.
 
+Float32 data stays float32: ``KMeans`` adds float32 samples in float32,
+in the ranges of its threads (``_sklearn_order``), so the chunks return
+their labels and one chain of small tasks in row order adds each chunk's
+rows to the ranges' running sums (:func:`_add_to_ranges`).
+
 So labels, ``n_iter_``, inertia and centres are those of
 ``FastKMeans(engine="numba")`` (or ``"hamerly"``) on the computed array,
 bit for bit, whatever the chunks.  Labels stay on the workers:
@@ -43,7 +48,7 @@ from sklearn.utils.validation import check_array
 from ._hamerly import BoundedStep, cache_block_count
 from ._numba import (_NO_WEIGHTS, _lloyd_block, _prepared, accumulate_block, block_count,
                      settle_near_ties)
-from ._sklearn_order import center_shift, reduce_blocks
+from ._sklearn_order import center_shift, reduce_blocks, thread_ranges
 from ._ties import rows_of_larger_x
 
 __all__ = ["fit_dask"]
@@ -125,24 +130,44 @@ def _add_rows(X, running):
     return total
 
 
+@numba.njit(cache=True, nogil=True)
+def _add_to_ranges(X, sample_weight, labels, first_row, bounds, sums, weights):
+    """Float32 data: the chunk's rows added, in order, to the sums of scikit-learn's ranges.
+
+    Row ``i`` of the chunk is row ``first_row + i`` of X and belongs to the
+    range ``bounds`` puts it in; visited chunk after chunk, every range adds
+    its rows in row order, in X's dtype, as ``accumulate_ranges`` does.
+    """
+    part = 0
+    for i in range(X.shape[0]):
+        while first_row + i >= bounds[part + 1]:
+            part += 1
+        k = labels[i]
+        weight = sample_weight[i]
+        weights[part, k] += weight
+        for j in range(X.shape[1]):
+            sums[part, k, j] += X[i, j] * weight
+    return sums, weights
+
+
 # --- the tasks a worker runs on its chunk ----------------------------------------------
 
 
-def _checked(chunk):
+def _checked(chunk, dtype):
     # the in-memory fit's validation, chunk by chunk, on the worker
-    return check_array(np.asarray(chunk), dtype=np.float64, order="C", input_name="X")
+    return check_array(np.asarray(chunk), dtype=dtype, order="C", input_name="X")
 
 
 def _running_sum(chunk, running):
-    return _add_rows(_checked(chunk), running)
+    return _add_rows(_checked(chunk, running.dtype), running)
 
 
 def _centred_chunk(chunk, mean):
-    """``chunk - mean`` and each row's squared norm, summed feature by feature as in memory."""
-    centred = np.ascontiguousarray(_checked(chunk) - mean)
+    """``chunk - mean`` (X's dtype) and each row's float64 squared norm, feature by feature."""
+    centred = np.ascontiguousarray(_checked(chunk, mean.dtype) - mean)
     if centred.shape[1] == 0:
         return centred, np.zeros(centred.shape[0])
-    return centred, np.cumsum(np.square(centred), axis=1)[:, -1]
+    return centred, np.cumsum(np.square(centred, dtype=np.float64), axis=1)[:, -1]
 
 
 def _step(centred, weights, centers, prepared, block, span):
@@ -174,6 +199,12 @@ def _chain(running, parts):
     return _continue_blocks(*running, *parts)
 
 
+def _range_chain(running, centred, weights, labels, first_row, bounds):
+    sums, cluster_weights = running
+    return _add_to_ranges(centred, weights.astype(centred.dtype), labels, first_row, bounds,
+                          sums.copy(), cluster_weights.copy())
+
+
 def _assign(centred, centers, prepared, block, span):
     labels, unsure, _, _ = _pass_blocks(centred, _NO_WEIGHTS, *prepared, block)
     with rows_of_larger_x(*span):
@@ -194,10 +225,37 @@ def _rows(centred, local):
 
 
 class _Chunks:
-    """The centred chunks (and their weights) held on the workers, with their offsets."""
+    """The centred chunks (and their weights) held on the workers, with their offsets.
 
-    def __init__(self, centred, weights, offsets):
+    ``dtype``: X's (float32 or float64); float32 data also carries
+    scikit-learn's thread ranges, the order in which ``KMeans`` adds it.
+    """
+
+    def __init__(self, centred, weights, offsets, dtype):
         self.centred, self.weights, self.offsets = centred, weights, offsets
+        self.dtype = np.dtype(dtype)
+        self.ranges = thread_ranges(int(offsets[-1])) if self.dtype == np.float32 else None
+
+    def empty_like_x(self, n_features):
+        """A 0-row array of X's dtype: what sets the near-tie margin of ``_prepared``."""
+        return np.empty((0, n_features), dtype=self.dtype)
+
+    def range_sums(self, labels, n_clusters, n_features):
+        """Float32 data: the cluster sums as ``KMeans`` adds them (``accumulate_ranges``).
+
+        A chain of small tasks in row order: each adds its chunk's rows to
+        the running sums of the ranges, so only ``ranges x clusters x
+        features`` numbers travel per chunk.
+        """
+        import dask
+
+        n_parts = self.ranges.size - 1
+        running = (np.zeros((n_parts, n_clusters, n_features), dtype=self.dtype),
+                   np.zeros((n_parts, n_clusters), dtype=self.dtype))
+        for c, w, l, (first_row, _) in zip(self.centred, self.weights, labels, self.spans()):
+            running = dask.delayed(_range_chain, nout=2)(running, c, w, l, first_row,
+                                                          self.ranges)
+        return reduce_blocks(*dask.compute(running)[0])
 
     def spans(self):
         """``(first row, rows in all)`` of each chunk: where its near ties sit in X (``_ties``)."""
@@ -219,7 +277,13 @@ class _LloydOnChunks:
     def __call__(self, centers):
         import dask
 
-        prepared = _prepared(np.empty((0, self.n_features)), centers, self.max_squared_norm)
+        prepared = _prepared(self.state.empty_like_x(self.n_features), centers,
+                             self.max_squared_norm)
+        if self.state.ranges is not None:  # float32: labels, then KMeans' order of sums
+            labels = list(dask.persist(*[
+                dask.delayed(_assign)(c, centers, prepared, self.block, span)
+                for c, span in zip(self.state.centred, self.state.spans())]))
+            return labels, *self.state.range_sums(labels, *centers.shape)
         steps = dask.persist(*[dask.delayed(_step, nout=2)(c, w, centers, prepared, self.block,
                                                            span)
                                for c, w, span in zip(self.state.centred, self.state.weights,
@@ -255,6 +319,11 @@ class _BoundsOnChunks:
         steps = [dask.delayed(_bounded_step, nout=3)(b, c, w, centers, span)
                  for b, c, w, span in zip(self.bounds, self.state.centred, self.state.weights,
                                           self.state.spans())]
+        if self.state.ranges is not None:  # float32: KMeans' order of sums, from the labels
+            steps = dask.persist(*steps)
+            self.bounds = [s[0] for s in steps]
+            labels = [s[1] for s in steps]
+            return labels, *self.state.range_sums(labels, *self.shape)
         running = (np.zeros(self.shape), np.zeros(self.shape[0]))
         for s in steps:
             running = dask.delayed(_chain, nout=2)(running, s[2])
@@ -291,15 +360,15 @@ def _rechunked(X, block):
 
 
 def _mean(X, chunks):
-    """numpy's ``X.mean(axis=0)``, bit for bit, without gathering X."""
+    """numpy's ``X.mean(axis=0)`` in X's dtype, bit for bit, without gathering X."""
     import dask
 
     if X.shape[1] < 2:  # numpy sums a single column pairwise
-        return np.asarray(X.compute(), dtype=np.float64).mean(axis=0)
-    running = np.zeros(X.shape[1])
+        return np.asarray(X.compute(), dtype=X.dtype).mean(axis=0)
+    running = np.zeros(X.shape[1], dtype=X.dtype)
     for chunk in chunks:  # a chain: each task adds its rows to the running sum
         running = dask.delayed(_running_sum)(chunk, running)
-    return dask.compute(running)[0] / np.float64(X.shape[0])
+    return dask.compute(running)[0] / X.dtype.type(X.shape[0])
 
 
 def _relocate(state, sample_weight, centers_old, sums, weights, labels):
@@ -320,7 +389,8 @@ def _relocate(state, sample_weight, centers_old, sums, weights, labels):
     far_labels = dask.compute(*[dask.delayed(_rows)(labels[c], [r]) for c, r in
                                 zip(chunk, local)])
     for new_cluster, far, point, old in zip(empty, farthest, points, far_labels):
-        weight = np.float64(1.0) if sample_weight is None else sample_weight[far]
+        # in the sums' dtype (X's), as _relocate_empty_clusters takes it
+        weight = sums.dtype.type(1.0 if sample_weight is None else sample_weight[far])
         old_cluster = old[0]
         point = point[0] * weight
         sums[old_cluster] -= point
@@ -340,7 +410,7 @@ def _initial_centers(estimator, X, mean, sample_weight, init, random_state):
     from sklearn.utils.extmath import row_norms
 
     chosen = random_state.randint(0, X.shape[0], min(X.shape[0], DASK_INIT_SIZE))
-    rows = np.asarray(X[chosen].compute(), dtype=np.float64) - mean
+    rows = np.asarray(X[chosen].compute(), dtype=X.dtype) - mean
     weights = (np.ones(chosen.size) if sample_weight is None else sample_weight[chosen])
     return estimator._init_centroids(rows, row_norms(rows, squared=True), init, random_state,
                                      weights)
@@ -358,7 +428,7 @@ def _lloyd_run(step, state, centers, sample_weight, tol, max_squared_norm, max_i
     for i in range(max_iter):
         labels, sums, cluster_weights = step(centers)
         _relocate(state, sample_weight, centers, sums, cluster_weights, labels)
-        centers_new = _cluster_means(sums, cluster_weights, np.float64)
+        centers_new = _cluster_means(sums, cluster_weights, state.dtype)
         shift = center_shift(centers_new, centers)
         centers = centers_new
         if labels_old is not None and all(dask.compute(*[
@@ -369,7 +439,7 @@ def _lloyd_run(step, state, centers, sample_weight, tol, max_squared_norm, max_i
             break
         labels_old = labels
     if not strict:  # Lloyd's labels for the last centres: the same from any engine
-        prepared = _prepared(np.empty((0, n_features)), centers, max_squared_norm)
+        prepared = _prepared(state.empty_like_x(n_features), centers, max_squared_norm)
         labels = dask.persist(*[dask.delayed(_assign)(c, centers, prepared, block, span)
                                 for c, span in zip(state.centred, state.spans())])
     centers64 = np.asarray(centers, dtype=np.float64)
@@ -389,9 +459,8 @@ def fit_dask(estimator, X, sample_weight):
 
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array for X, got an array of shape {X.shape}.")
-    if X.dtype == np.float32:
-        raise ValueError("FastKMeans on a Dask array runs on float64 data; float32 Dask input "
-                         "is not supported yet (use X.astype('float64'), or compute X).")
+    # float32 stays float32 (KMeans' float32 fit), anything else becomes float64
+    dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
     engine = _dask_engine(estimator, X)
     init = estimator.init
     n_samples, n_features = X.shape
@@ -400,7 +469,7 @@ def fit_dask(estimator, X, sample_weight):
         raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
     init_is_array = not isinstance(init, str) and not callable(init)
     if init_is_array:
-        init = check_array(init, dtype=np.float64, copy=True, order="C", input_name="init")
+        init = check_array(init, dtype=dtype, copy=True, order="C", input_name="init")
         estimator._check_center_shape(X, init)
     n_init = estimator._effective_n_init()  # warns for an explicit n_init with given centres
     random_state = check_random_state(estimator.random_state)
@@ -414,7 +483,7 @@ def fit_dask(estimator, X, sample_weight):
         chunk_block = -(-n_samples // cache_blocks)
     else:
         chunk_block = block
-    X = _rechunked(X.astype(np.float64) if X.dtype != np.float64 else X, chunk_block)
+    X = _rechunked(X.astype(dtype) if X.dtype != dtype else X, chunk_block)
     chunks = list(X.to_delayed().ravel())
     offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
     mean = _mean(X, chunks)
@@ -422,7 +491,7 @@ def fit_dask(estimator, X, sample_weight):
     centred = [p[0] for p in parts]
     chunk_norms = [p[1] for p in parts]
     squared_norms = np.concatenate(dask.compute(*chunk_norms))
-    if _needs_rescaling(squared_norms, np.dtype(np.float64)):
+    if _needs_rescaling(squared_norms, dtype):
         raise ValueError("Dask input whose squared distances leave the float range is not "
                          "supported yet; scale X by a power of two first.")
     # the weights go to the workers once (or are made there), not with every step
@@ -430,7 +499,7 @@ def fit_dask(estimator, X, sample_weight):
     weights = list(dask.persist(*[
         dask.delayed(np.ones)(int(b - a)) if sample_weight is None
         else dask.delayed(np.ascontiguousarray)(sample_weight[a:b]) for a, b in spans]))
-    state = _Chunks(centred, weights, offsets)
+    state = _Chunks(centred, weights, offsets, dtype)
     tol = float(np.sum(squared_norms)) / (n_samples * n_features) * estimator.tol
     max_squared_norm = float(squared_norms.max())
     del squared_norms

@@ -630,9 +630,9 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Sparse matrices are converted to CSR and clustered as
             ``KMeans`` clusters them (not centred), with its results bit for
             bit, on the ``reference``, ``numpy``, ``numba`` and ``hamerly``
-            engines (``jax``: ``TypeError``).  A float64 ``dask.array``
-            chunked over rows is fitted on the Dask workers by the numba or
-            hamerly engine (``auto``: the one its rule picks for the shape,
+            engines (``jax``: ``TypeError``).  A ``dask.array`` (float32
+            stays float32) chunked over rows is fitted on the Dask
+            workers by the numba or hamerly engine (``auto``: the one its rule picks for the shape,
             numba in place of blas), with that engine's in-memory labels,
             ``n_iter_``, inertia and centres bit for bit from the same
             initial centres; ``init="k-means++"`` (or ``"random"``) then
