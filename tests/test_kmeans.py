@@ -299,10 +299,16 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
     assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
 
 
+@pytest.mark.parametrize("by_row", [False, True])
 @pytest.mark.parametrize("n_samples", [5_000, 2_049, 255])
-def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples):
-    """Blocks that split scikit-learn's 256-row chunks change no bit; labels are KMeans'."""
+def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row, monkeypatch):
+    """Blocks that split scikit-learn's 256-row chunks change no bit; labels are KMeans'.
+
+    Both orientations of the values (centre-major, row-major: ``_blas._by_row``).
+    """
     from skfast.cluster import _blas, _numba
+
+    monkeypatch.setattr(_blas, "_by_row", lambda n_features, n_clusters: by_row)
 
     rng = np.random.default_rng(1)
     X = np.ascontiguousarray(rng.integers(-3, 4, (n_samples, 7)).astype(float))  # exact ties
@@ -317,8 +323,9 @@ def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples):
         assert np.array_equal(got[0], sklearn.predict(data))
 
 
+@pytest.mark.parametrize("by_row", [False, True])
 @pytest.mark.parametrize("kind", ["beyond_float32", "one_far_centre", "tiny_and_huge_columns"])
-def test_blas_single_precision_product_defers_what_it_cannot_resolve(kind):
+def test_blas_single_precision_product_defers_what_it_cannot_resolve(kind, by_row, monkeypatch):
     """float64 data the float32 product cannot order: those rows go to scikit-learn's expression.
 
     ``beyond_float32``: clusters 1e-9 apart around +-1 (float32 resolves
@@ -328,6 +335,7 @@ def test_blas_single_precision_product_defers_what_it_cannot_resolve(kind):
     """
     from skfast.cluster import _blas
 
+    monkeypatch.setattr(_blas, "_by_row", lambda n_features, n_clusters: by_row)
     rng = np.random.default_rng(3)
     n = 3_000
     if kind == "beyond_float32":

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import types
 
-__all__ = ["single_precision_values", "squared_norms"]
+__all__ = ["single_precision_values", "single_precision_values_by_row", "squared_norms"]
 
 # numba's own GEMM entry point (``numba/_helperlib.c``): kind ('s' or 'd'),
 # then the Fortran-order arguments.  An external symbol keeps the callers
@@ -55,5 +55,30 @@ def single_precision_values(rows32, n_rows, centers32, half_norms32, out):
     status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, n_rows, n_clusters, n_features,
                      scalars[:1].ctypes, rows32.ctypes, n_features, centers32.ctypes, n_features,
                      scalars[1:].ctypes, out.ctypes, out.shape[1])
+    if status != 0 or scalars[0] != -1.0:
+        raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")
+
+
+@numba.njit(cache=True, nogil=True)
+def single_precision_values_by_row(rows32, n_rows, centers32, half_norms32, out):
+    """:func:`single_precision_values` stored row-major: ``out[r, k]``, one row's values together.
+
+    The orientation OpenBLAS runs faster for few features or few clusters
+    (``_blas._by_row``).  ``out`` is C-contiguous with ``n_clusters``
+    columns and at least ``n_rows`` rows.
+    """
+    n_clusters, n_features = centers32.shape
+    if n_rows <= 0:
+        return
+    for r in range(n_rows):
+        for k in range(n_clusters):
+            out[r, k] = half_norms32[k]
+    scalars = np.empty(2, dtype=np.float32)
+    scalars[0] = -1.0
+    scalars[1] = 1.0
+    # row-major (r, k) is column-major (k, r): C X^T, the centres' rows as columns of A^T
+    status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, n_clusters, n_rows, n_features,
+                     scalars[:1].ctypes, centers32.ctypes, n_features, rows32.ctypes, n_features,
+                     scalars[1:].ctypes, out.ctypes, n_clusters)
     if status != 0 or scalars[0] != -1.0:
         raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")
