@@ -21,6 +21,9 @@ numpy engine's and scikit-learn's on every input, ties included.  Where
 float32 cannot order the centres at all (clusters closer than 1e-7 of the
 data's magnitude), every sample goes the exact way: slower, never wrong.
 
+The values are stored centre-major up to 8 clusters (the scan runs across
+rows in SIMD lanes) and row-major above (:func:`_by_row`).
+
 While the chunk is in cache the same compiled pass adds its rows to their
 clusters' sums.  The sums are the numba engine's, by design: the same
 blocks of rows (float64 data) or scikit-learn's thread ranges (float32
