@@ -140,7 +140,7 @@ def test_in_memory_fit_makes_one_working_copy(engine, statistic):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 20_000)).astype(np.float32)  # 24 MB, 48 MB in float64
     y = np.arange(300) % 2
-    params = dict(n_permutations=99, statistic=statistic, correction="maxT", engine=engine,
+    params = dict(n_permutations=19, statistic=statistic, correction="maxT", engine=engine,
                   random_state=0)
     PermutationTest(**params).fit(X[:, :50], y)  # compiled before the measure
     test, peak = _traced_peak(lambda: PermutationTest(**params).fit(X, y))
@@ -278,7 +278,7 @@ def test_float32_fit_on_worker_processes_is_the_in_memory_float32_fit(process_cl
     weight = None
     if kind == "blobs":
         rng = np.random.default_rng(0)
-        X = rng.normal(size=(9000, 4)) + rng.integers(0, 5, size=(9000, 1)) * 3.0
+        X = rng.normal(size=(4000, 4)) + rng.integers(0, 5, size=(4000, 1)) * 3.0
         n_clusters = 5
     elif kind == "rounding_ties":  # the last float32 bit decides, at every chunk cut
         X, init = kmeans_rounding_ties(256 * 4 + 40, np.float32)
