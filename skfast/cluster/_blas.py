@@ -37,7 +37,7 @@ import numpy as np
 
 from .._compile import serial_twin
 from . import _numba as _loops
-from ._gemm import single_precision_values, single_precision_values_by_row, squared_norms
+from ._gemm import single_precision_values, squared_norms
 from ._sklearn_order import SKLEARN_CHUNK, reduce_blocks, thread_ranges
 from ._ties import margin_factor, settle
 
@@ -140,20 +140,15 @@ def _fused_pass(X, sample_weight, centers32, half_norms32, scale, reach_slope, r
                         rows32[r, j] = np.float32(value * scale)
                 reaches[r] = scale * np.sqrt(squared)
             # float32 data (in range, unscaled) goes to the GEMM as it is
+            if single:
+                single_precision_values(X[lo:hi], hi - lo, centers32, half_norms32, values,
+                                        by_row)
+            else:
+                single_precision_values(rows32, hi - lo, centers32, half_norms32, values, by_row)
             if by_row:
-                if single:
-                    single_precision_values_by_row(X[lo:hi], hi - lo, centers32, half_norms32,
-                                                   values)
-                else:
-                    single_precision_values_by_row(rows32, hi - lo, centers32, half_norms32,
-                                                   values)
                 _scan_by_row(values, hi - lo, reaches, reach_slope, reach_offset, best,
                              threshold, close)
             else:
-                if single:
-                    single_precision_values(X[lo:hi], hi - lo, centers32, half_norms32, values)
-                else:
-                    single_precision_values(rows32, hi - lo, centers32, half_norms32, values)
                 _scan(values, hi - lo, reaches, reach_slope, reach_offset, best, best_value,
                       threshold, close)
             for r in range(hi - lo):
@@ -219,7 +214,7 @@ _BY_ROW_MIN_CLUSTERS = 9
 
 
 def _by_row(n_features, n_clusters):
-    """Whether the values are stored row-major (see ``single_precision_values_by_row``)."""
+    """Whether the values are stored row-major (``_gemm.single_precision_values``)."""
     return n_clusters >= _BY_ROW_MIN_CLUSTERS
 
 

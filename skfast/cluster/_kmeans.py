@@ -631,8 +631,8 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             ``KMeans`` clusters them (not centred), with its results bit for
             bit, on the ``reference``, ``numpy``, ``numba`` and ``hamerly``
             engines (``jax``: ``TypeError``).  A ``dask.array`` (float32
-            stays float32) chunked over rows is fitted on the Dask
-            workers by the numba or hamerly engine (``auto``: the one its rule picks for the shape,
+            stays float32, on the numba engine) chunked over rows is fitted
+            on the Dask workers by the numba or hamerly engine (``auto``: the one its rule picks for the shape,
             numba in place of blas), with that engine's in-memory labels,
             ``n_iter_``, inertia and centres bit for bit from the same
             initial centres; ``init="k-means++"`` (or ``"random"``) then
