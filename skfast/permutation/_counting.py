@@ -80,20 +80,6 @@ def count_extreme(T, threshold, alternative, need_max):
     return partial.sum(axis=0), maxima
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def _single_precision_copy(X, n_blocks):
-    n_samples, n_features = X.shape
-    X32 = np.empty((n_samples, n_features), dtype=np.float32)
-    partial = np.zeros((n_blocks, n_features))
-    block = -(-n_samples // n_blocks)
-    for b in prange(n_blocks):
-        for i in range(b * block, min((b + 1) * block, n_samples)):
-            for j in range(n_features):
-                X32[i, j] = X[i, j]
-                partial[b, j] += abs(X[i, j])
-    return X32, partial
-
-
 #: Elements of the column tiles in which the engines make their per-tile
 #: temporaries (squares, float32 copies): 32 MiB of float64, never a copy of
 #: X, and wide enough (2,048 columns up to n = 2,048) that each product
@@ -158,46 +144,6 @@ def blocked_column_sums(A, rows, square, block_rows):
     return total
 
 
-_TRANSPOSE_BLOCK = 64
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _transpose_blocks(X, out):
-    n_rows, n_columns = X.shape
-    n_blocks = -(-n_columns // _TRANSPOSE_BLOCK)
-    for b in prange(n_blocks):
-        lo = b * _TRANSPOSE_BLOCK
-        hi = min(lo + _TRANSPOSE_BLOCK, n_columns)
-        for i0 in range(0, n_rows, _TRANSPOSE_BLOCK):
-            for i in range(i0, min(i0 + _TRANSPOSE_BLOCK, n_rows)):
-                for j in range(lo, hi):
-                    out[j, i] = X[i, j]
-
-
-def transposed_copy(X):
-    """``np.ascontiguousarray(X.T)``, copied in square blocks.
-
-    numpy's copy of a wide array's transpose reads X a column at a time, a
-    page apart per element: 0.7 s for 500 x 20,000, against some 30 ms in
-    blocks that stay in cache.
-    """
-    if X.size <= NUMPY_MAX_ENTRIES:
-        return np.ascontiguousarray(X.T)
-    out = np.empty((X.shape[1], X.shape[0]), dtype=X.dtype)
-    _transpose_blocks(X, out)
-    return out
-
-
-def single_precision_copy(X):
-    """``X`` rounded to float32, and the float64 sum of ``|X|`` of each column."""
-    n_blocks = max(1, -(-X.shape[0] // 4096))
-    if X.size <= NUMPY_MAX_ENTRIES:
-        # The sums only size an error bound: numpy's order is as good.
-        return X.astype(np.float32), np.abs(X).sum(axis=0)
-    X32, partial = _single_precision_copy(X, n_blocks)
-    return X32, partial.sum(axis=0)
-
-
 @njit(cache=True, parallel=True, nogil=True)
 def _count_checked(T32, group1, weight1, weight0, X, column, low, high, threshold, sign, margin,
                    need_max, n_blocks):
@@ -255,8 +201,8 @@ def count_extreme_checked(T32, group1, weight1, weight0, X, column, threshold, m
     ``T32`` approximates ``W @ X[:, column:column + n_features]`` within
     ``margin`` per feature, where ``W = group1 * weight1 - weight0`` is the
     contrast matrix and ``X`` the centred data, read a column at a time
-    where a check needs it (any 2-D view: the numpy engine passes a tile's
-    transposed copy viewed back, whose columns are contiguous).  Entries
+    where a check needs it (any 2-D view; the fit's feature-major copy
+    holds each column contiguously).  Entries
     whose extremeness is further than ``margin`` from the threshold are
     decided by ``T32``; the few others are recomputed as float64 dot
     products with ``W`` formed as above.  The counts are those
