@@ -36,11 +36,11 @@ def test_contract_check_names_what_is_missing():
     import types
 
     module = types.SimpleNamespace(lloyd_step=lambda X, sample_weight, centers: None,
-                                   assign_labels=lambda X, centers, max_squared_norm=None: None,
+                                   assign_labels=lambda X, centers, squared_norms=None: None,
                                    BoundedStep=object)
     problems = contract_violations(module, KMeansEngine)
     assert "missing inertia" in problems
-    assert "lloyd_step lacks parameter(s) max_squared_norm" in problems
+    assert "lloyd_step lacks parameter(s) squared_norms" in problems
     assert "BoundedStep present but not declared in the engine's capabilities" in problems
 
 

@@ -308,7 +308,7 @@ def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row
     """
     from skfast.cluster import _blas, _numba
 
-    monkeypatch.setattr(_blas, "_by_row", lambda n_features, n_clusters: by_row)
+    monkeypatch.setattr(_blas, "_by_row", lambda dtype, n_features, n_clusters: by_row)
 
     rng = np.random.default_rng(1)
     X = np.ascontiguousarray(rng.integers(-3, 4, (n_samples, 7)).astype(float))  # exact ties
@@ -325,17 +325,18 @@ def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row
 
 @pytest.mark.parametrize("by_row", [False, True])
 @pytest.mark.parametrize("kind", ["beyond_float32", "one_far_centre", "tiny_and_huge_columns"])
-def test_blas_single_precision_product_defers_what_it_cannot_resolve(kind, by_row, monkeypatch):
-    """float64 data the float32 product cannot order: those rows go to scikit-learn's expression.
+def test_blas_product_defers_what_it_cannot_resolve(kind, by_row, monkeypatch):
+    """Rows the GEMM's rounding cannot order go to scikit-learn's expression, and only those.
 
-    ``beyond_float32``: clusters 1e-9 apart around +-1 (float32 resolves
-    6e-8); ``one_far_centre``: an outlying centre, whose rounding
-    bound must not widen every other row's; ``tiny_and_huge_columns``:
-    features of 1e-30 beside features of 1e6.
+    ``beyond_float32``: clusters 1e-9 apart around +-1, with 1e-11 noise;
+    ``one_far_centre``: an outlying centre, whose rounding bound must not
+    widen every other row's (the bounds are per row and per centre, from
+    the row norms); ``tiny_and_huge_columns``: features of 1e-30 beside
+    features of 1e6.
     """
     from skfast.cluster import _blas
 
-    monkeypatch.setattr(_blas, "_by_row", lambda n_features, n_clusters: by_row)
+    monkeypatch.setattr(_blas, "_by_row", lambda dtype, n_features, n_clusters: by_row)
     rng = np.random.default_rng(3)
     n = 3_000
     if kind == "beyond_float32":

@@ -1,35 +1,38 @@
-"""BLAS k-means engine: a float32 GEMM per cache-sized chunk, checked, argmin and update fused.
+"""BLAS k-means engine: a GEMM per cache-sized chunk of X, checked, argmin and update fused.
 
-Each chunk of rows (:func:`chunk_rows`: 256 to 4,096, sized to stay in L2)
-gets ``|c|^2/2 - x.c`` from one single-precision GEMM, whatever the
-data's dtype: float32 runs the product at twice float64's rate on every
-CPU.  Float64 rows are scaled by a power of two
-(exact) into float32's range while they are copied into the chunk.
+Each chunk of rows (:func:`chunk_rows`: 256 to 2,048, its values sized to
+stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM in the data's dtype, read
+straight from X (``dgemm`` or ``sgemm``): no copy of the rows.  An earlier
+version copied float64 rows into float32 for a GEMM at twice the rate; the
+copy and its row norms cost more than the faster product saved: measured
+on the benchmark machine (one pass, interleaved) the float64 GEMM was
+1.1-2.1x faster at (d, k) = (10, 5), (2, 100), (64, 256) and (256, 50),
+and it leaves far fewer samples to the exact expression.
 
-The float32 values decide a sample only when its best is ahead of every
-other centre by more than both evaluations' rounding can move them (the
-tie rule of ``_ties``): value ``k`` of row ``x`` is given the bound
-``margin_factor(d + 2, float32) (|x| |c_k| + |c_k|^2)``, the ``+ 2`` for
-rounding x and c to float32, and each centre's own, so that one far
-centre does not widen every row's.  Then the order is the exact one, hence
-scikit-learn's.  The few other samples are decided after the pass, in as
-few calls as there are groups of 256, by scikit-learn's own expression and
-GEMM call in the data's dtype (``_ties.settle``, each call of the size
-scikit-learn makes for its rows); only the clusters a settled sample left or
-joined are summed again, in row order, in its block.  So the labels are the
-numpy engine's and scikit-learn's on every input, ties included.  Where
-float32 cannot order the centres at all (clusters closer than 1e-7 of the
-data's magnitude), every sample goes the exact way: slower, never wrong.
+The values decide a sample only when its best is ahead of every other
+centre by more than both evaluations' rounding can move them (the tie rule
+of ``_ties``): value ``k`` of row ``x`` is given the bound
+``margin_factor(d, dtype) (|x| |c_k| + |c_k|^2)`` (``d + 2`` for float32
+data, whose half norms are rounded to float32), each centre's own, so that
+one far centre does not widen every row's; ``|x|`` comes from the squared
+row norms that the fit computes once.  Then the order is the exact one,
+hence scikit-learn's.  The few other samples are decided after the pass,
+in as few calls as there are groups of 256, by scikit-learn's own
+expression and GEMM call (``_ties.settle``, each call of the size
+scikit-learn makes for its rows); only the clusters a settled sample left
+or joined are summed again, in row order, in its block.  So the labels are
+the numpy engine's and scikit-learn's on every input, ties included.
 
-The values are stored centre-major up to 8 clusters (the scan runs across
-rows in SIMD lanes) and row-major above (:func:`_by_row`).
+The values are stored centre-major (the scan runs across rows in SIMD
+lanes) or, for many features and few clusters, row-major
+(:func:`_by_row`).
 
 While the chunk is in cache the same compiled pass adds its rows to their
 clusters' sums.  The sums are the numba engine's, by design: the same
 blocks of rows (float64 data) or scikit-learn's thread ranges (float32
 data), the rows added in the same order, so the cluster sums are the numba
-engine's bit for bit.  The only temporaries are one chunk of float32 rows
-and values per thread.  Same signatures as :mod:`skfast.cluster._reference`.
+engine's bit for bit.  The only temporaries are one chunk of values per
+thread.  Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 import numba
@@ -37,80 +40,106 @@ import numpy as np
 
 from .._compile import serial_twin
 from . import _numba as _loops
-from ._gemm import single_precision_values, squared_norms
+from ._gemm import gemm_values
+from ._gemm import squared_norms as centre_squared_norms
 from ._sklearn_order import SKLEARN_CHUNK, reduce_blocks, thread_ranges
 from ._ties import margin_factor, settle
 
-# Bytes of one chunk's working set per row: its float64 row (read by the
-# copy, then by the accumulation), its float32 copy and its float32 values.
-# Measured on the benchmark machine (1 MiB of L2 per core): chunks of
-# 256-512 rows run 10-50% faster than 4,096 at (d, k) = (2, 100), (64, 256)
-# and (256, 50), where a larger chunk pushes the rows out of L2 before the
-# accumulation reads them again; at k <= 10 the size hardly matters.
-_CHUNK_BYTES = 256 * 2**10
-_MAX_CHUNK_ROWS = 4096
+# Bytes of one chunk's values.  Measured on the benchmark machine (1 MiB of
+# L2 per core, one pass, both dtypes, interleaved): chunks whose values
+# take about 200 KiB ran fastest, 1.3-1.7x faster than 2,048 rows at
+# (d, k) = (2, 100) and 1.2-1.5x faster than 256 rows at (64, 10) and
+# (256, 50); at (10, 5) and (64, 256) the size hardly mattered.
+_VALUES_BYTES = 200 * 2**10
+_MAX_CHUNK_ROWS = 2048
 
 
-def chunk_rows(n_features, n_clusters):
-    """Rows per chunk: a working set of about :data:`_CHUNK_BYTES`, at least scikit-learn's 256."""
-    per_row = 12 * n_features + 4 * n_clusters
-    return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, _CHUNK_BYTES // per_row)))
+def chunk_rows(dtype, n_features, n_clusters):
+    """Rows per chunk: values of about :data:`_VALUES_BYTES`, 256 (scikit-learn's) to 2,048."""
+    rows = _VALUES_BYTES // (np.dtype(dtype).itemsize * n_clusters)
+    return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, rows)))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _contenders(row_values, reach, reach_slope, reach_offset, label):
+    """How many centres may still beat ``label`` (itself included): 1 when the label is certain.
+
+    Value ``k`` errs by at most ``reach * reach_slope[k] + reach_offset[k]``
+    (``factor (|x| |c_k| + |c_k|^2)``); a centre contends when its value
+    minus its bound does not exceed the best plus the best's own.
+    """
+    limit = (np.float64(row_values[label]) + reach * reach_slope[label]) + reach_offset[label]
+    count = 0
+    for k in range(row_values.shape[0]):
+        count += (np.float64(row_values[k]) - reach * reach_slope[k]) - reach_offset[k] <= limit
+    return count
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _clear(best_value, second_value, reach, widest_slope, widest_offset):
+    """Whether the runner-up is further than any two values' bounds: no need to count contenders.
+
+    ``2 (reach * max slope + max offset)`` bounds the best's error plus any
+    other's, so a clear row has exactly one contender (``_contenders``).
+    """
+    gap = np.float64(second_value) - np.float64(best_value)
+    return gap > 2.0 * (reach * widest_slope + widest_offset)
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, threshold, close):
+def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, second_value,
+          close):
     """Each row's label (the first smallest value) and how many centres may still beat it.
 
     ``values[k, r]``: centres outer, rows inner, so that every step runs
-    across rows in SIMD lanes.  Value ``k`` of row ``r`` errs by at most
-    ``reaches[r] * reach_slope[k] + reach_offset[k]`` (``factor (|x| |c_k| +
-    |c_k|^2)``, scaled); the label is certain when every other value minus
-    its bound exceeds the best plus its own, i.e. when ``close[r] == 1``.
+    across rows in SIMD lanes.  Only rows whose runner-up is near
+    (:func:`_clear`) count their contenders (:func:`_contenders`); the
+    label is certain when ``close[r] == 1``.
     """
     n_clusters = values.shape[0]
+    widest_slope, widest_offset = reach_slope.max(), reach_offset.max()
     for r in range(n_rows):
         best[r] = 0
         best_value[r] = values[0, r]
+        second_value[r] = np.inf
     for k in range(1, n_clusters):
         for r in range(n_rows):
             value = values[k, r]
-            smaller = value < best_value[r]  # strict: the first smallest stays
+            current = best_value[r]
+            # branch-free runner-up: the larger of (value, best) can only be it
+            second_value[r] = min(second_value[r], max(value, current))
+            smaller = value < current  # strict: the first smallest stays
             best[r] = k if smaller else best[r]
-            best_value[r] = value if smaller else best_value[r]
+            best_value[r] = value if smaller else current
     for r in range(n_rows):
-        k = best[r]
-        threshold[r] = (np.float64(best_value[r]) + reaches[r] * reach_slope[k]) + reach_offset[k]
-        close[r] = 0
-    for k in range(n_clusters):
-        slope, offset = reach_slope[k], reach_offset[k]
-        for r in range(n_rows):
-            close[r] += (np.float64(values[k, r]) - reaches[r] * slope) - offset <= threshold[r]
+        close[r] = 1
+        if not _clear(best_value[r], second_value[r], reaches[r], widest_slope, widest_offset):
+            close[r] = _contenders(values[:, r], reaches[r], reach_slope, reach_offset, best[r])
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan_by_row(values, n_rows, reaches, reach_slope, reach_offset, best, threshold, close):
+def _scan_by_row(values, n_rows, reaches, reach_slope, reach_offset, best, close):
     """:func:`_scan` of row-major values (``values[r, k]``): each row's loops run across centres."""
     n_clusters = values.shape[1]
+    widest_slope, widest_offset = reach_slope.max(), reach_offset.max()
     for r in range(n_rows):
-        label, best_value = 0, values[r, 0]
+        label, best_value, second_value = 0, values[r, 0], np.inf
         for k in range(1, n_clusters):
-            if values[r, k] < best_value:  # strict: the first smallest stays
-                label, best_value = k, values[r, k]
+            value = values[r, k]
+            second_value = min(second_value, max(value, best_value))
+            if value < best_value:  # strict: the first smallest stays
+                label, best_value = k, value
         best[r] = label
-        reach = reaches[r]
-        limit = (np.float64(best_value) + reach * reach_slope[label]) + reach_offset[label]
-        threshold[r] = limit
-        count = 0
-        for k in range(n_clusters):
-            count += (np.float64(values[r, k]) - reach * reach_slope[k]) - reach_offset[k] <= limit
-        close[r] = count
+        close[r] = 1
+        if not _clear(best_value, second_value, reaches[r], widest_slope, widest_offset):
+            close[r] = _contenders(values[r], reaches[r], reach_slope, reach_offset, label)
 
 
 @numba.njit(cache=True, parallel=True)
-def _fused_pass(X, sample_weight, centers32, half_norms32, scale, reach_slope, reach_offset,
+def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slope, reach_offset,
                 bounds, chunk, by_row):
     n_samples, n_features = X.shape
-    n_clusters = centers32.shape[0]
+    n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
     accumulate = sample_weight.shape[0] != 0
     labels = np.empty(n_samples, dtype=np.int32)
@@ -118,39 +147,24 @@ def _fused_pass(X, sample_weight, centers32, half_norms32, scale, reach_slope, r
     partial_sums = np.zeros((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
     partial_weights = np.zeros((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
-    single = X.itemsize == 4
     for part in numba.prange(n_parts):
-        rows32 = np.empty((0 if single else chunk, n_features), dtype=np.float32)
-        values = np.empty((chunk, n_clusters) if by_row else (n_clusters, chunk),
-                          dtype=np.float32)
+        values = np.empty((chunk, n_clusters) if by_row else (n_clusters, chunk), dtype=X.dtype)
         reaches = np.empty(chunk)
         best = np.empty(chunk, dtype=np.int32)
-        best_value = np.empty(chunk, dtype=np.float32)
-        threshold = np.empty(chunk)
+        best_value = np.empty(chunk, dtype=X.dtype)
+        second_value = np.empty(chunk, dtype=X.dtype)
         close = np.empty(chunk, dtype=np.int32)
         lo = bounds[part]
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
             for r in range(hi - lo):
-                squared = 0.0
-                for j in range(n_features):
-                    value = np.float64(X[lo + r, j])
-                    squared += value * value
-                    if not single:
-                        rows32[r, j] = np.float32(value * scale)
-                reaches[r] = scale * np.sqrt(squared)
-            # float32 data (in range, unscaled) goes to the GEMM as it is
-            if single:
-                single_precision_values(X[lo:hi], hi - lo, centers32, half_norms32, values,
-                                        by_row)
-            else:
-                single_precision_values(rows32, hi - lo, centers32, half_norms32, values, by_row)
+                reaches[r] = np.sqrt(squared_norms[lo + r])
+            gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, by_row)
             if by_row:
-                _scan_by_row(values, hi - lo, reaches, reach_slope, reach_offset, best,
-                             threshold, close)
+                _scan_by_row(values, hi - lo, reaches, reach_slope, reach_offset, best, close)
             else:
                 _scan(values, hi - lo, reaches, reach_slope, reach_offset, best, best_value,
-                      threshold, close)
+                      second_value, close)
             for r in range(hi - lo):
                 labels[lo + r] = best[r]
                 unsure[lo + r] = close[r] > 1
@@ -205,17 +219,17 @@ def _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_s
 _fused_pass_serial = serial_twin(_fused_pass)
 
 
-# Above this many clusters the values are stored row-major: measured on the
-# benchmark machine (one pass, both dtypes, labels and sums identical), the
-# row-major GEMM and scan were 1.02-1.20x faster at (d, k) = (64, 10),
-# (2, 100), (64, 256) and (256, 50) (OpenBLAS's sgemm packs the few centres
-# once), and 0.92-0.99x at (10, 5), where the scan across rows in SIMD lanes wins.
-_BY_ROW_MIN_CLUSTERS = 9
-
-
-def _by_row(n_features, n_clusters):
-    """Whether the values are stored row-major (``_gemm.single_precision_values``)."""
-    return n_clusters >= _BY_ROW_MIN_CLUSTERS
+# The values are stored row-major for many features and few clusters:
+# measured on the benchmark machine (one pass, interleaved, each at its best
+# chunk), row-major was 1.1-1.2x faster at (d, k) = (64, 10) in both dtypes
+# and at (256, 50) in float32, where the GEMM dominates and OpenBLAS packs
+# the few centres once; centre-major (the scan across rows in SIMD lanes)
+# was 1.2-2.5x faster at (2, 100), (10, 5) and (64, 256), and at (256, 50)
+# in float64.
+def _by_row(dtype, n_features, n_clusters):
+    """Whether the values are stored row-major (``_gemm.gemm_values``)."""
+    most_clusters = 64 if np.dtype(dtype) == np.float32 else 16
+    return n_features >= 32 and n_clusters <= most_clusters
 
 
 def _partition(X, n_clusters):
@@ -227,35 +241,32 @@ def _partition(X, n_clusters):
     return np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * block, X.shape[0])
 
 
-def _single_precision_scale(max_squared_norm, centers):
-    """Power of two bringing the largest |x| and |c| to at most 1: float32 can hold the product."""
-    largest = max(float(max_squared_norm), float(squared_norms(centers).max()), 0.0)
-    if largest == 0.0 or not np.isfinite(largest):
-        return 1.0
-    return float(np.ldexp(1.0, -int(np.frexp(np.sqrt(largest))[1])))
+def _fast_evaluation(X, centers):
+    """Centres and half squared norms for the GEMM, in X's dtype, and each value's rounding bound.
+
+    The bound of value ``k`` of row ``x`` is ``|x| reach_slope[k] +
+    reach_offset[k]`` = ``factor (|x| |c_k| + |c_k|^2)``, each centre's own,
+    so that one far centre does not widen every row's; for float32 data the
+    ``+ 2`` covers the half norms rounded to float32.
+    """
+    centers64 = np.asarray(centers, dtype=np.float64)
+    squared = centre_squared_norms(centers64)
+    half_norms = (0.5 * squared).astype(X.dtype)
+    factor = margin_factor(X.shape[1] + (2 if X.dtype == np.float32 else 0), X.dtype)
+    return centers, half_norms, factor * np.sqrt(squared), factor * squared
 
 
-def _run(X, sample_weight, centers, max_squared_norm=None):
+def _run(X, sample_weight, centers, squared_norms=None):
     """One fused pass; returns labels, sums, weights and how many samples the exact expression decided."""
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
-    centers64 = centers.astype(np.float64)
-    if max_squared_norm is None:
-        max_squared_norm = (float(_loops.row_squared_norms(X).max()) if X.shape[0] else 0.0)
-    # float32 data is kept inside float32's range by the fit (``_safe_bounds``)
-    scale = 1.0 if X.dtype == np.float32 else _single_precision_scale(max_squared_norm,
-                                                                       centers64)
-    scaled = centers64 * scale
-    centers32 = np.ascontiguousarray(scaled, dtype=np.float32)
-    scaled_squared = np.einsum("ij,ij->i", scaled, scaled)
-    half_norms32 = (0.5 * scaled_squared).astype(np.float32)
-    # each value's rounding bound, factor (|x| |c_k| + |c_k|^2), in scaled units
-    factor = margin_factor(X.shape[1] + 2, np.float32)
-    reach_slope, reach_offset = factor * np.sqrt(scaled_squared), factor * scaled_squared
+    if squared_norms is None:
+        squared_norms = _loops.row_squared_norms(X)
     bounds = _partition(X, centers.shape[0])
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     labels, unsure, partial_sums, partial_weights = kernel(
-        X, sample_weight, centers32, half_norms32, scale, reach_slope, reach_offset, bounds,
-        chunk_rows(*centers.shape[::-1]), _by_row(*centers.shape[::-1]))
+        X, sample_weight, np.ascontiguousarray(squared_norms, dtype=np.float64),
+        *_fast_evaluation(X, centers), bounds,
+        chunk_rows(X.dtype, *centers.shape[::-1]), _by_row(X.dtype, *centers.shape[::-1]))
     rows = np.flatnonzero(unsure)
     if rows.size:
         # after the pass, in as few of scikit-learn's calls as there are rows
@@ -267,15 +278,15 @@ def _run(X, sample_weight, centers, max_squared_norm=None):
     return labels, sums, weights, rows.size
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
-    return _run(X, sample_weight.astype(X.dtype), centers, max_squared_norm)[:3]
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
+    return _run(X, sample_weight.astype(X.dtype), centers, squared_norms)[:3]
 
 
 _NO_WEIGHTS = np.empty(0)
 
 
-def assign_labels(X, centers, max_squared_norm=None):
-    return _run(X, _NO_WEIGHTS.astype(X.dtype), centers, max_squared_norm)[0]
+def assign_labels(X, centers, squared_norms=None):
+    return _run(X, _NO_WEIGHTS.astype(X.dtype), centers, squared_norms)[0]
 
 
 inertia = _loops.inertia

@@ -25,7 +25,7 @@ class KMeansEngine(Protocol):
 
     optional: ClassVar[tuple[str, ...]] = ("BoundedStep", "sparse_lloyd_step", "sparse_inertia")
 
-    def lloyd_step(self, X, sample_weight, centers, max_squared_norm=None):
+    def lloyd_step(self, X, sample_weight, centers, squared_norms=None):
         """One Lloyd step: ``(labels, sums, weights)``.
 
         Assign each sample to its nearest centre (the lowest index wins a
@@ -33,13 +33,13 @@ class KMeansEngine(Protocol):
         scikit-learn's expression, ``_ties.settle``) and return the weighted
         per-cluster sums of the assigned samples and the per-cluster total
         weight.  ``sums`` are float64, or in X's dtype when the engine adds
-        them in scikit-learn's order (float32 data).  ``max_squared_norm``,
-        the largest squared row norm of X (float64) when the caller knows it,
-        spares an engine that needs it (for its near-tie margin) a pass over
-        X; others ignore it.
+        them in scikit-learn's order (float32 data).  ``squared_norms``,
+        the squared row norms of X (float64, one per row) when the caller
+        knows them, spare an engine that needs them (for its near-tie
+        margins) a pass over X; others ignore them.
         """
 
-    def assign_labels(self, X, centers, max_squared_norm=None):
+    def assign_labels(self, X, centers, squared_norms=None):
         """The assignment step alone: int32 labels, same rule as :meth:`lloyd_step`."""
 
     def inertia(self, X, sample_weight, centers, labels):

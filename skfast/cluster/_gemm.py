@@ -1,6 +1,6 @@
-"""The blas engine's float32 GEMM, called from compiled code.
+"""The blas engine's GEMM, called from compiled code.
 
-:func:`single_precision_values` calls OpenBLAS through numba's
+:func:`gemm_values` calls OpenBLAS through numba's
 ``numba_xxgemm`` helper, which calls ``scipy.linalg.cython_blas`` as
 scikit-learn's ``_gemm`` does, from inside the compiled parallel pass (one
 BLAS thread per block of rows).  :func:`squared_norms` is the centres'
@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from numba import types
 
-__all__ = ["single_precision_values", "squared_norms"]
+__all__ = ["gemm_values", "squared_norms"]
 
 # numba's own GEMM entry point (``numba/_helperlib.c``): kind ('s' or 'd'),
 # then the Fortran-order arguments.  An external symbol keeps the callers
@@ -32,53 +32,42 @@ def squared_norms(centers):
 
 
 @numba.njit(cache=True, nogil=True)
-def _negated_product(a, b, m, n, k, out, ldc):
-    """``out (m x n, column-major, leading dimension ldc) -= a^T b``, a k x m, b k x n, float32."""
-    scalars = np.empty(2, dtype=np.float32)
-    scalars[0] = -1.0
-    scalars[1] = 1.0
-    status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, m, n, k, scalars[:1].ctypes, a.ctypes, k,
-                     b.ctypes, k, scalars[1:].ctypes, out.ctypes, ldc)
-    if status != 0 or scalars[0] != -1.0:
-        raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")
+def gemm_values(rows, n_rows, centers, half_norms, out, by_row=False):
+    """``|c|^2/2 - x.c`` of ``rows[:n_rows]`` and every centre by one GEMM in the rows' dtype.
 
-
-@numba.njit(cache=True, nogil=True)
-def single_precision_values(rows32, n_rows, centers32, half_norms32, out, by_row=False):
-    """``|c|^2/2 - x.c`` of ``rows32[:n_rows]`` and every centre by one float32 GEMM.
-
-    The fast evaluation of the blas engine, in float32 whatever the data's
-    dtype, for rows already scaled into float32's range.  Stored
-    centre-major (``out[k, r]``, ``out`` with at least ``n_rows`` columns)
-    so that the scan over centres that follows runs across rows in SIMD
-    lanes, or with ``by_row`` row-major (``out[r, k]``, ``n_clusters``
-    columns), the orientation OpenBLAS runs faster above a few clusters
-    (``_blas._by_row``).  Its values only decide samples whose two best are
-    further apart than their rounding (``_blas``).  ``out`` is C-contiguous.
+    The fast evaluation of the blas engine (``sgemm`` for float32 rows,
+    ``dgemm`` for float64; ``centers``, ``half_norms`` and ``out`` in the
+    same dtype, C-contiguous).  Stored centre-major (``out[k, r]``, ``out``
+    with at least ``n_rows`` columns) so that the scan over centres that
+    follows runs across rows in SIMD lanes, or with ``by_row`` row-major
+    (``out[r, k]``, ``n_clusters`` columns), the orientation OpenBLAS runs
+    faster above a few clusters (``_blas._by_row``).  Its values only decide
+    samples whose two best are further apart than their rounding (``_blas``).
     """
-    n_clusters, n_features = centers32.shape
+    n_clusters, n_features = centers.shape
     if n_rows <= 0:
         return
     if by_row:
         for r in range(n_rows):
             for k in range(n_clusters):
-                out[r, k] = half_norms32[k]
+                out[r, k] = half_norms[k]
     else:
         for k in range(n_clusters):
             for r in range(n_rows):
-                out[k, r] = half_norms32[k]
-    scalars = np.empty(2, dtype=np.float32)
+                out[k, r] = half_norms[k]
+    scalars = np.empty(2, dtype=rows.dtype)
     scalars[0] = -1.0
     scalars[1] = 1.0
+    kind = ord("s") if rows.itemsize == 4 else ord("d")
     if by_row:
         # row-major (r, k) is column-major (k, r): C X^T, the centres' rows as columns of A^T
-        status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, n_clusters, n_rows, n_features,
-                         scalars[:1].ctypes, centers32.ctypes, n_features, rows32.ctypes,
+        status = _xxgemm(kind, _TRANS, _NO_TRANS, n_clusters, n_rows, n_features,
+                         scalars[:1].ctypes, centers.ctypes, n_features, rows.ctypes,
                          n_features, scalars[1:].ctypes, out.ctypes, n_clusters)
     else:
         # row-major (k, r) is column-major (r, k): X C^T, X's rows as columns of A^T
-        status = _xxgemm(ord("s"), _TRANS, _NO_TRANS, n_rows, n_clusters, n_features,
-                         scalars[:1].ctypes, rows32.ctypes, n_features, centers32.ctypes,
+        status = _xxgemm(kind, _TRANS, _NO_TRANS, n_rows, n_clusters, n_features,
+                         scalars[:1].ctypes, rows.ctypes, n_features, centers.ctypes,
                          n_features, scalars[1:].ctypes, out.ctypes, out.shape[1])
     if status != 0 or scalars[0] != -1.0:
         raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")

@@ -376,7 +376,7 @@ class BoundedStep:
         return labels.copy(), self._sums.copy(), self._weights.copy()
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     """One stateless step (a fresh :class:`BoundedStep`): a full scan."""
     return BoundedStep(X)(X, sample_weight, centers)
 

@@ -53,7 +53,7 @@ def _labels(X, centers):
     return labels, bool(rows.size) and settle(X, centers, rows, labels)
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     with jax_dtype_context(X.dtype):
         labels, _ = _labels(X, centers)
         sums, weights = _sums(X, sample_weight.astype(X.dtype), labels,
@@ -62,7 +62,7 @@ def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
         return labels, np.array(sums, dtype=np.float64), np.array(weights, dtype=np.float64)
 
 
-def assign_labels(X, centers, max_squared_norm=None):
+def assign_labels(X, centers, squared_norms=None):
     with jax_dtype_context(X.dtype):
         return _labels(X, centers)[0]
 

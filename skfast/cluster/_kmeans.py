@@ -276,7 +276,7 @@ def _probe_step(probe, rows, weights, centers):
     return (probe.distance_evaluations - before) / (rows.shape[0] * centers.shape[0]), next_centers
 
 
-def _dense_operations(dense, n_threads, max_squared_norm):
+def _dense_operations(dense, n_threads, squared_norms):
     """``(step, assign, inertia)`` of the blas engine inside another engine's fit.
 
     Each call limits the threads for blas itself (BLAS one thread inside its
@@ -286,11 +286,11 @@ def _dense_operations(dense, n_threads, max_squared_norm):
 
     def step(X, sample_weight, centers):
         with compute_threads(n_threads, dense):
-            return kernels.lloyd_step(X, sample_weight, centers, max_squared_norm)
+            return kernels.lloyd_step(X, sample_weight, centers, squared_norms)
 
     def assign(X, centers):
         with compute_threads(n_threads, dense):
-            return kernels.assign_labels(X, centers, max_squared_norm)
+            return kernels.assign_labels(X, centers, squared_norms)
 
     return step, assign, kernels.inertia
 
@@ -707,7 +707,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                     relocate = relocate_empty_clusters
                 elif dense is not None:
                     step, assign, inertia_of = _dense_operations(dense, self.n_threads,
-                                                                 float(centred_norms.max()))
+                                                                 centred_norms)
                     relocate = _relocate_empty_clusters
                 elif engine.provides("BoundedStep"):
                     # carries per-sample distance bounds across iterations
@@ -715,9 +715,8 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                     assign = lambda X, centers, step=step: step.assign(X, centers).copy()  # noqa: E731
                     inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
                 else:
-                    max_squared_norm = float(centred_norms.max())
-                    step = partial(kernels.lloyd_step, max_squared_norm=max_squared_norm)
-                    assign = partial(kernels.assign_labels, max_squared_norm=max_squared_norm)
+                    step = partial(kernels.lloyd_step, squared_norms=centred_norms)
+                    assign = partial(kernels.assign_labels, squared_norms=centred_norms)
                     inertia_of, relocate = kernels.inertia, _relocate_empty_clusters
                 if self.verbose:
                     print("Initialization complete")

@@ -272,8 +272,15 @@ def settle_near_ties(X, centers, labels, unsure):
 def _prepared(X, centers, max_squared_norm):
     centers64, centers_t, half_norms, tie = prepared_centers(centers, X.dtype)
     if max_squared_norm is None:
-        max_squared_norm = float(row_squared_norms(X).max()) if X.shape[0] else 0.0
+        max_squared_norm = largest_squared_norm(X)
     return centers64, centers_t, half_norms, tie_margin(tie, max_squared_norm)
+
+
+def largest_squared_norm(X, squared_norms=None):
+    """The largest squared row norm of X (float64): from ``squared_norms`` when given."""
+    if not X.shape[0]:
+        return 0.0
+    return float((row_squared_norms(X) if squared_norms is None else squared_norms).max())
 
 
 def row_squared_norms(X):
@@ -281,7 +288,8 @@ def row_squared_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
+    max_squared_norm = largest_squared_norm(X, squared_norms)
     if X.dtype == np.float32:
         return _lloyd_step_float32(X, sample_weight, centers, max_squared_norm)
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
@@ -306,7 +314,8 @@ def _lloyd_step_float32(X, sample_weight, centers, max_squared_norm):
 _NO_WEIGHTS = np.empty(0)
 
 
-def assign_labels(X, centers, max_squared_norm=None):
+def assign_labels(X, centers, squared_norms=None):
+    max_squared_norm = largest_squared_norm(X, squared_norms)
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
     labels, unsure, _, _ = _lloyd_pass(n_blocks)(
         X, _NO_WEIGHTS, *_prepared(X, centers, max_squared_norm), n_blocks)

@@ -52,7 +52,7 @@ def half_distances(X_chunk, centers, half_center_norms):
     return cross
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     labels = assign_labels(X, centers)
@@ -66,7 +66,7 @@ def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
     return labels, sums, weights
 
 
-def assign_labels(X, centers, max_squared_norm=None):
+def assign_labels(X, centers, squared_norms=None):
     n_samples, n_features = X.shape
     labels = np.empty(n_samples, dtype=np.int32)
     half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)

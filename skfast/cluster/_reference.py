@@ -4,15 +4,16 @@ Loops over samples and clusters that read like the math, slow on purpose.
 Every other engine is gated on agreeing with these functions.  All engines
 expose the same three functions with the same signatures:
 
-``lloyd_step(X, sample_weight, centers, max_squared_norm=None) -> (labels, sums, weights)``
+``lloyd_step(X, sample_weight, centers, squared_norms=None) -> (labels, sums, weights)``
     Assign each sample to its nearest centre (the lowest index wins a tie;
     near ties, within rounding of each other, are decided by scikit-learn's
     expression, ``_ties.settle``) and return the weighted per-cluster sums of the assigned samples and the
     per-cluster total weight, both accumulated in float64.
-``assign_labels(X, centers, max_squared_norm=None) -> labels``
-    The assignment step alone.  ``max_squared_norm``, the largest squared
-    row norm of X (float64) when the caller knows it, spares an engine that
-    needs it (for its near-tie margin) a pass over X; others ignore it.
+``assign_labels(X, centers, squared_norms=None) -> labels``
+    The assignment step alone.  ``squared_norms``, the squared row norms
+    of X (float64, one per row) when the caller knows them, spare an engine
+    that needs them (for its near-tie margins) a pass over X; others ignore
+    them.
 ``inertia(X, sample_weight, centers, labels) -> float``
     Weighted sum of squared distances of samples to their assigned centre.
 """
@@ -49,7 +50,7 @@ def nearest_center(x, centers):
     return best_k, runner_up - distances[best_k] <= margin
 
 
-def assign_labels(X, centers, max_squared_norm=None):
+def assign_labels(X, centers, squared_norms=None):
     labels = np.empty(X.shape[0], dtype=np.int32)
     near_ties = []
     for i in range(X.shape[0]):
@@ -60,7 +61,7 @@ def assign_labels(X, centers, max_squared_norm=None):
     return labels
 
 
-def lloyd_step(X, sample_weight, centers, max_squared_norm=None):
+def lloyd_step(X, sample_weight, centers, squared_norms=None):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     labels = assign_labels(X, centers)
