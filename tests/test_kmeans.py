@@ -299,16 +299,21 @@ def test_auto_leaves_the_bounds_for_the_gemm_pass_when_they_skip_little(structur
     assert FastKMeans(n_clusters, algorithm="elkan", random_state=0).fit(X).engine_ == "hamerly"
 
 
+@pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("by_row", [False, True])
 @pytest.mark.parametrize("n_samples", [5_000, 2_049, 255])
-def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row, monkeypatch):
+def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row, single,
+                                                                monkeypatch):
     """Blocks that split scikit-learn's 256-row chunks change no bit; labels are KMeans'.
 
-    Both orientations of the values (centre-major, row-major: ``_blas._by_row``).
+    Both orientations of the values (centre-major, row-major: ``_blas._by_row``),
+    float64 data with its GEMM in float64 and in float32 (``_single_precision``).
     """
     from skfast.cluster import _blas, _numba
 
     monkeypatch.setattr(_blas, "_by_row", lambda dtype, n_features, n_clusters: by_row)
+    monkeypatch.setattr(_blas, "_single_precision",
+                        lambda dtype, n_features, n_clusters: single or dtype == np.float32)
 
     rng = np.random.default_rng(1)
     X = np.ascontiguousarray(rng.integers(-3, 4, (n_samples, 7)).astype(float))  # exact ties
@@ -323,9 +328,10 @@ def test_blas_gives_the_numba_engines_bits_and_sklearns_labels(n_samples, by_row
         assert np.array_equal(got[0], sklearn.predict(data))
 
 
+@pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("by_row", [False, True])
 @pytest.mark.parametrize("kind", ["beyond_float32", "one_far_centre", "tiny_and_huge_columns"])
-def test_blas_product_defers_what_it_cannot_resolve(kind, by_row, monkeypatch):
+def test_blas_product_defers_what_it_cannot_resolve(kind, by_row, single, monkeypatch):
     """Rows the GEMM's rounding cannot order go to scikit-learn's expression, and only those.
 
     ``beyond_float32``: clusters 1e-9 apart around +-1, with 1e-11 noise;
@@ -337,6 +343,8 @@ def test_blas_product_defers_what_it_cannot_resolve(kind, by_row, monkeypatch):
     from skfast.cluster import _blas
 
     monkeypatch.setattr(_blas, "_by_row", lambda dtype, n_features, n_clusters: by_row)
+    monkeypatch.setattr(_blas, "_single_precision",
+                        lambda dtype, n_features, n_clusters: single or dtype == np.float32)
     rng = np.random.default_rng(3)
     n = 3_000
     if kind == "beyond_float32":

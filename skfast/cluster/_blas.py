@@ -1,21 +1,19 @@
 """BLAS k-means engine: a GEMM per cache-sized chunk of X, checked, argmin and update fused.
 
 Each chunk of rows (:func:`chunk_rows`: 256 to 2,048, its values sized to
-stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM in the data's dtype, read
-straight from X (``dgemm`` or ``sgemm``): no copy of the rows.  An earlier
-version copied float64 rows into float32 for a GEMM at twice the rate; the
-copy and its row norms cost more than the faster product saved: measured
-on the benchmark machine (one pass, interleaved) the float64 GEMM was
-1.1-2.1x faster at (d, k) = (10, 5), (2, 100), (64, 256) and (256, 50),
-and it leaves far fewer samples to the exact expression.
+stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM.  float32 data goes to
+``sgemm`` as it is.  float64 rows are copied into float32, scaled by a
+power of two (exact) into its range, for a product at twice float64's rate
+(:func:`_single_precision`), except where the product is too small to pay
+for the copy: there ``dgemm`` reads them straight from X.  The rows' norms,
+which the rounding bounds need, come from the fit, computed once.
 
 The values decide a sample only when its best is ahead of every other
 centre by more than both evaluations' rounding can move them (the tie rule
 of ``_ties``): value ``k`` of row ``x`` is given the bound
-``margin_factor(d, dtype) (|x| |c_k| + |c_k|^2)`` (``d + 2`` for float32
-data, whose half norms are rounded to float32), each centre's own, so that
-one far centre does not widen every row's; ``|x|`` comes from the squared
-row norms that the fit computes once.  Then the order is the exact one,
+``margin_factor(d, dtype) (|x| |c_k| + |c_k|^2)`` in the GEMM's dtype
+(``d + 2`` in float32, for x, c and the half norms rounded to it), each
+centre's own, so that one far centre does not widen every row's.  Then the order is the exact one,
 hence scikit-learn's.  The few other samples are decided after the pass,
 in as few calls as there are groups of 256, by scikit-learn's own
 expression and GEMM call (``_ties.settle``, each call of the size
@@ -31,8 +29,8 @@ While the chunk is in cache the same compiled pass adds its rows to their
 clusters' sums.  The sums are the numba engine's, by design: the same
 blocks of rows (float64 data) or scikit-learn's thread ranges (float32
 data), the rows added in the same order, so the cluster sums are the numba
-engine's bit for bit.  The only temporaries are one chunk of values per
-thread.  Same signatures as :mod:`skfast.cluster._reference`.
+engine's bit for bit.  The only temporaries are one chunk of values (and
+of float32 rows) per thread.  Same signatures as :mod:`skfast.cluster._reference`.
 """
 
 import numba
@@ -137,7 +135,7 @@ def _scan_by_row(values, n_rows, reaches, reach_slope, reach_offset, best, close
 
 @numba.njit(cache=True, parallel=True)
 def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slope, reach_offset,
-                bounds, chunk, by_row):
+                scale, bounds, chunk, by_row):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
@@ -147,19 +145,29 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
     partial_sums = np.zeros((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
     partial_weights = np.zeros((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
+    # float32 centres for float64 data: the rows are copied into float32, scaled
+    copy = centers.itemsize != X.itemsize
     for part in numba.prange(n_parts):
-        values = np.empty((chunk, n_clusters) if by_row else (n_clusters, chunk), dtype=X.dtype)
+        rows = np.empty((chunk if copy else 0, n_features), dtype=centers.dtype)
+        values = np.empty((chunk, n_clusters) if by_row else (n_clusters, chunk),
+                          dtype=centers.dtype)
         reaches = np.empty(chunk)
         best = np.empty(chunk, dtype=np.int32)
-        best_value = np.empty(chunk, dtype=X.dtype)
-        second_value = np.empty(chunk, dtype=X.dtype)
+        best_value = np.empty(chunk, dtype=centers.dtype)
+        second_value = np.empty(chunk, dtype=centers.dtype)
         close = np.empty(chunk, dtype=np.int32)
         lo = bounds[part]
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
             for r in range(hi - lo):
-                reaches[r] = np.sqrt(squared_norms[lo + r])
-            gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, by_row)
+                reaches[r] = scale * np.sqrt(squared_norms[lo + r])
+            if copy:
+                for r in range(hi - lo):
+                    for j in range(n_features):
+                        rows[r, j] = X[lo + r, j] * scale
+                gemm_values(rows, hi - lo, centers, half_norms, values, by_row)
+            else:
+                gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, by_row)
             if by_row:
                 _scan_by_row(values, hi - lo, reaches, reach_slope, reach_offset, best, close)
             else:
@@ -221,13 +229,13 @@ _fused_pass_serial = serial_twin(_fused_pass)
 
 # The values are stored row-major for many features and few clusters:
 # measured on the benchmark machine (one pass, interleaved, each at its best
-# chunk), row-major was 1.1-1.2x faster at (d, k) = (64, 10) in both dtypes
-# and at (256, 50) in float32, where the GEMM dominates and OpenBLAS packs
-# the few centres once; centre-major (the scan across rows in SIMD lanes)
-# was 1.2-2.5x faster at (2, 100), (10, 5) and (64, 256), and at (256, 50)
-# in float64.
+# chunk), row-major was 1.07-1.2x faster at (d, k) = (64, 10) for both
+# dtypes of data and at (256, 50) for float32 data, where the GEMM dominates
+# and OpenBLAS packs the few centres once; centre-major (the scan across
+# rows in SIMD lanes) was 1.2-3x faster at (2, 100), (10, 5) and (64, 256),
+# and at (256, 50) for float64 data.
 def _by_row(dtype, n_features, n_clusters):
-    """Whether the values are stored row-major (``_gemm.gemm_values``)."""
+    """Whether the values are stored row-major (``_gemm.gemm_values``); ``dtype``: the data's."""
     most_clusters = 64 if np.dtype(dtype) == np.float32 else 16
     return n_features >= 32 and n_clusters <= most_clusters
 
@@ -241,19 +249,51 @@ def _partition(X, n_clusters):
     return np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * block, X.shape[0])
 
 
-def _fast_evaluation(X, centers):
-    """Centres and half squared norms for the GEMM, in X's dtype, and each value's rounding bound.
+def _single_precision_scale(max_squared_norm, centers):
+    """Power of two bringing the largest |x| and |c| to at most 1: float32 can hold the product."""
+    largest = max(float(max_squared_norm), float(centre_squared_norms(centers).max()), 0.0)
+    if largest == 0.0 or not np.isfinite(largest):
+        return 1.0
+    return float(np.ldexp(1.0, -int(np.frexp(np.sqrt(largest))[1])))
 
-    The bound of value ``k`` of row ``x`` is ``|x| reach_slope[k] +
-    reach_offset[k]`` = ``factor (|x| |c_k| + |c_k|^2)``, each centre's own,
-    so that one far centre does not widen every row's; for float32 data the
-    ``+ 2`` covers the half norms rounded to float32.
+
+def _fast_evaluation(X, centers, squared_norms, single):
+    """Centres and half norms for the GEMM, each value's rounding bound, and the rows' scale.
+
+    The GEMM runs in X's dtype, or with ``single`` in float32 on rows scaled
+    by a power of two (exact) into float32's range.  The bound of value
+    ``k`` of row ``x`` is ``|x| reach_slope[k] + reach_offset[k]`` =
+    ``factor (|x| |c_k| + |c_k|^2)`` (scaled), each centre's own, so that
+    one far centre does not widen every row's; in float32 the ``+ 2``
+    covers x, c or the half norms rounded to float32.
     """
     centers64 = np.asarray(centers, dtype=np.float64)
-    squared = centre_squared_norms(centers64)
-    half_norms = (0.5 * squared).astype(X.dtype)
-    factor = margin_factor(X.shape[1] + (2 if X.dtype == np.float32 else 0), X.dtype)
-    return centers, half_norms, factor * np.sqrt(squared), factor * squared
+    scale = 1.0
+    if single and X.dtype == np.float64:
+        scale = _single_precision_scale(squared_norms.max() if squared_norms.size else 0.0,
+                                        centers64)
+    scaled = centers64 * scale
+    squared = centre_squared_norms(scaled)
+    dtype = np.float32 if single else X.dtype
+    factor = margin_factor(X.shape[1] + (2 if dtype == np.float32 else 0), dtype)
+    return (np.ascontiguousarray(scaled, dtype=dtype), (0.5 * squared).astype(dtype),
+            factor * np.sqrt(squared), factor * squared, scale)
+
+
+# float64 data runs its GEMM in float32, on a scaled copy of each chunk,
+# unless the product is tiny.  Measured on the benchmark machine (one pass,
+# interleaved, labels and sums identical), the copy was 1.17-1.75x faster
+# than dgemm straight from X at (d, k) = (2, 100), (64, 10), (64, 256) and
+# (256, 50) (OpenBLAS's dgemm is slow on few columns: 100,000 x 64 by 64 x
+# 10 took 3.8x sgemm's time), and 0.93x at (10, 5), where the copy costs
+# more than the product.
+_SINGLE_PRECISION_MIN_PRODUCT = 128
+
+
+def _single_precision(dtype, n_features, n_clusters):
+    """Whether the GEMM runs in float32 (always for float32 data)."""
+    return (np.dtype(dtype) == np.float32
+            or n_features * n_clusters >= _SINGLE_PRECISION_MIN_PRODUCT)
 
 
 def _run(X, sample_weight, centers, squared_norms=None):
@@ -262,11 +302,14 @@ def _run(X, sample_weight, centers, squared_norms=None):
     if squared_norms is None:
         squared_norms = _loops.row_squared_norms(X)
     bounds = _partition(X, centers.shape[0])
+    squared_norms = np.ascontiguousarray(squared_norms, dtype=np.float64)
+    single = _single_precision(X.dtype, X.shape[1], centers.shape[0])
+    gemm_dtype = np.float32 if single else X.dtype
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     labels, unsure, partial_sums, partial_weights = kernel(
-        X, sample_weight, np.ascontiguousarray(squared_norms, dtype=np.float64),
-        *_fast_evaluation(X, centers), bounds,
-        chunk_rows(X.dtype, *centers.shape[::-1]), _by_row(X.dtype, *centers.shape[::-1]))
+        X, sample_weight, squared_norms, *_fast_evaluation(X, centers, squared_norms, single),
+        bounds, chunk_rows(gemm_dtype, *centers.shape[::-1]),
+        _by_row(X.dtype, *centers.shape[::-1]))
     rows = np.flatnonzero(unsure)
     if rows.size:
         # after the pass, in as few of scikit-learn's calls as there are rows
