@@ -101,7 +101,8 @@ _ENGINES = EngineTable(
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
         Engine("blas", "skfast.cluster._blas", compiled_parallel=True, capabilities=_SPARSE,
-               description=("one float32 GEMM per chunk of rows, checked against its rounding; "
+               description=("one GEMM per chunk of rows (float32 unless tiny), checked against "
+                            "its rounding; "
                             "argmin and update fused with it")),
         Engine("hamerly", "skfast.cluster._hamerly", compiled_parallel=True,
                blas_between_regions=True, capabilities=frozenset({"BoundedStep"}) | _SPARSE,
