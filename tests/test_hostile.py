@@ -445,3 +445,36 @@ def test_unaligned_centres_are_settled_by_blas():
     settle(X, centers, rows, expected)
     settle(X, unaligned, rows, got)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [64, 256])
+def test_near_ties_are_settled_at_their_slot_of_sklearns_call(dtype, n_features):
+    """A row's values are scikit-learn's only at its own slot of a call of its size.
+
+    OpenBLAS's Haswell sgemm rounds the rows of a call by their position
+    (tiles of twelve, the first six otherwise than the last six): settled
+    packed at the front of a call, one of 1,000,000 float32 blobs at
+    (256 features, 50 clusters) took the other centre.  Every row is
+    settled here, in random order (several per slot), in whole X and in
+    chunks of a larger X, and by the numpy engine: each label is KMeans'.
+    """
+    from skfast.cluster import _numpy
+    from skfast.cluster._ties import rows_of_larger_x, settle
+
+    X, centers = kmeans_rounding_ties(256 * 4 + 40, dtype, n_features=n_features)
+    expected = KMeans(10, init=centers, n_init=1, max_iter=1).fit(X)
+    expected.cluster_centers_ = centers
+    expected = expected.predict(X)
+    rows = np.random.default_rng(0).permutation(X.shape[0])
+    got = np.zeros(X.shape[0], np.int32)
+    settle(X, centers, rows, got)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(_numpy.assign_labels(X, centers), expected)
+    for first, last in ((0, 300), (300, 1000), (1000, 1064)):
+        with rows_of_larger_x(first, X.shape[0]):
+            got = np.zeros(last - first, np.int32)
+            settle(X[first:last], centers, rows[rows < last - first], got)
+            np.testing.assert_array_equal(got, expected[first:last])
+            np.testing.assert_array_equal(_numpy.assign_labels(X[first:last], centers),
+                                          expected[first:last])

@@ -12,7 +12,8 @@ import scipy.sparse as sp
 
 from ._sklearn_order import SKLEARN_CHUNK
 from ._sparse import distances_to_assigned, sum_in_order
-from ._ties import blas_ready, sklearn_call_rows
+from .._engines import blas_threads
+from ._ties import blas_ready, sklearn_call_slots, sklearn_values
 
 # Bytes allowed for one chunk's temporaries: large enough that the product
 # runs near GEMM peak, small enough to stay in the last-level cache's league.
@@ -23,25 +24,6 @@ def row_chunks(n_samples, n_features, n_clusters):
     rows = max(256, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
     for start in range(0, n_samples, rows):
         yield slice(start, min(start + rows, n_samples))
-
-
-def sklearn_sized_chunks(n_samples, n_features, n_clusters):
-    """``(rows, call_rows)``: :func:`row_chunks` cut where scikit-learn's calls are.
-
-    OpenBLAS computes a small product with other kernels, whose values can
-    differ in the last bit (``_ties.sklearn_call_rows``): the rows of
-    scikit-learn's last chunk of ``n_samples % 256`` get a call of that
-    size, and a shorter piece of its full chunks (in a chunk of a Dask
-    array) a call padded to 256 rows.
-    """
-    tail_start, tail = sklearn_call_rows(n_samples)
-    rows = max(SKLEARN_CHUNK, _CHUNK_BYTES // (8 * max(n_clusters, n_features)))
-    rows -= rows % SKLEARN_CHUNK
-    for start in range(0, tail_start, rows):
-        stop = min(start + rows, tail_start)
-        yield slice(start, stop), max(stop - start, SKLEARN_CHUNK)
-    if tail_start < n_samples:
-        yield slice(tail_start, n_samples), tail
 
 
 def half_distances(X_chunk, centers, half_center_norms):
@@ -67,16 +49,26 @@ def lloyd_step(X, sample_weight, centers, squared_norms=None):
 
 
 def assign_labels(X, centers, squared_norms=None):
+    # scikit-learn's own GEMM calls, one per 256 rows (_ties.sklearn_values):
+    # a row's values are KMeans' only at its slot of a call of its size
     n_samples, n_features = X.shape
     labels = np.empty(n_samples, dtype=np.int32)
-    half_norms = 0.5 * np.einsum("ij,ij->i", centers, centers)
-    for rows, call_rows in sklearn_sized_chunks(n_samples, n_features, centers.shape[0]):
-        chunk = X[rows]
-        if chunk.shape[0] < call_rows:  # zeros after: they change no other row's value
-            chunk = np.concatenate([chunk, np.zeros((call_rows - chunk.shape[0], n_features),
-                                                    dtype=X.dtype)])
-        labels[rows] = half_distances(chunk, centers, half_norms)[:rows.stop - rows.start].argmin(
-            axis=1)
+    centers = blas_ready(centers, X.dtype)
+    center_norms = np.einsum("ij,ij->i", centers, centers)
+    slots, in_tail, tail = sklearn_call_slots(np.arange(n_samples), n_samples)
+    with blas_threads(1):
+        start = 0
+        while start < n_samples:
+            call_rows = tail if in_tail[start] else SKLEARN_CHUNK
+            stop = min(start + call_rows - int(slots[start]), n_samples)
+            if slots[start] == 0 and stop - start == call_rows:
+                block = blas_ready(X[start:stop], X.dtype)
+            else:  # part of a call (a chunk of a larger X): zeros elsewhere
+                block = np.zeros((call_rows, n_features), dtype=X.dtype)
+                block[slots[start]:slots[start] + stop - start] = X[start:stop]
+            values = sklearn_values(block, centers, center_norms)
+            labels[start:stop] = values[slots[start]:slots[start] + stop - start].argmin(axis=1)
+            start = stop
     return labels
 
 

@@ -11,27 +11,33 @@ So every engine decides a sample the fast way only when its two best values
 are further apart than :func:`margin` (a bound on the rounding of both its
 own evaluation and scikit-learn's); the few other samples are handed to
 :func:`settle`, which evaluates scikit-learn's expression for them as
-``KMeans`` does (GEMM over blocks of the size of scikit-learn's call for
-the row, :func:`sklearn_call_rows`, in the data's dtype, the first minimum
-wins).  What is guaranteed: every engine returns the same labels as
-the numpy engine, which computes that expression for every sample; they
-are scikit-learn's whenever the BLAS library gives each entry of a GEMM the
-same value whatever the other rows of a call of the same size (OpenBLAS
-does in every case tested, the hostile battery included; calls of other
-sizes may take its small-matrix kernel, hence :func:`sklearn_call_rows`);
-they are not guaranteed when
-scikit-learn itself depends on its thread count (its per-thread partial sums
-of more than two threads are combined in completion order).
+``KMeans`` does: its GEMM call, argument for argument, through the same
+library (:func:`sklearn_values`), each row at its own slot of a call of
+the size scikit-learn made for it, on one BLAS thread
+(:func:`sklearn_call_slots`), in the data's dtype, the first minimum wins.
+What is guaranteed: every engine returns the same labels as the numpy
+engine, which makes scikit-learn's calls for every sample; they are
+scikit-learn's whenever a GEMM entry's value depends only on the call's
+size and the row's slot in it, not on the other rows (OpenBLAS's SkylakeX
+and Haswell kernels, in every case tested, the hostile battery included);
+they are not guaranteed when scikit-learn itself depends on its thread
+count (its per-thread partial sums of more than two threads are combined
+in completion order).
 """
 
 import contextvars
 from contextlib import contextmanager
 
 import numpy as np
+from scipy.linalg import blas as scipy_blas
 
 from ._sklearn_order import SKLEARN_CHUNK
 
-__all__ = ["blas_ready", "margin_factor", "rows_of_larger_x", "settle", "sklearn_call_rows"]
+# scikit-learn's _gemm calls scipy.linalg.cython_blas: the same library
+_SCIPY_GEMM = {np.float32: scipy_blas.sgemm, np.float64: scipy_blas.dgemm}
+
+__all__ = ["blas_ready", "margin_factor", "rows_of_larger_x", "settle", "sklearn_call_slots",
+           "sklearn_values"]
 
 
 def margin_factor(n_features, dtype):
@@ -63,21 +69,64 @@ def rows_of_larger_x(first_row, n_total):
         _ROW_SPAN.reset(token)
 
 
-def sklearn_call_rows(n_samples):
-    """Where scikit-learn's last, shorter GEMM call starts in X, and its row count.
+def sklearn_call_slots(rows, n_samples):
+    """Where scikit-learn's GEMM calls hold ``rows``: each row's slot, and the calls' sizes.
 
-    OpenBLAS computes small products with other kernels (its small-matrix
-    path), whose values can differ in the last bit: a row's value is
-    scikit-learn's only from a call of the size scikit-learn made for it,
-    256 rows, or ``n_samples % 256`` for the rows of its last chunk.  Which
-    other rows share the call, and where the row sits in it, change nothing.
-    Inside :func:`rows_of_larger_x` the chunk's own rows are counted within
-    the whole X: the start is then clipped to ``[0, n_samples]``.
+    ``KMeans`` evaluates its rows in calls of 256 (``SKLEARN_CHUNK``), then
+    one call of the ``n_samples % 256`` rows left (its ``tail``).  OpenBLAS
+    can give a row's values other last bits in a call of another size (its
+    small-matrix path) and, with some kernels, at another position in the
+    call: OpenBLAS's Haswell ``sgemm`` tiles the rows by twelve and rounds
+    the first six of each tile otherwise than the last six, and the last
+    rows of a call otherwise again.  So a row's values are scikit-learn's
+    only at its own slot (``row % 256``, or its place in the tail) of a call
+    of its size, on one BLAS thread (more threads split the call, and so
+    move the slots).  The other rows of the call change nothing.
+    Inside :func:`rows_of_larger_x` the rows are counted within the whole X.
+
+    Returns
+    -------
+    slots : ndarray of int64
+    in_tail : ndarray of bool
+        Whether the row is in scikit-learn's last, shorter call.
+    tail : int
+        That call's row count.
     """
     first_row, n_total = _ROW_SPAN.get() or (0, n_samples)
     tail = n_total % SKLEARN_CHUNK
-    start = min(max(n_total - tail - first_row, 0), n_samples)
-    return start, tail
+    tail_start = n_total - tail
+    positions = np.asarray(rows, dtype=np.int64) + first_row
+    in_tail = positions >= tail_start
+    slots = np.where(in_tail, positions - tail_start, positions % SKLEARN_CHUNK)
+    return slots, in_tail, tail
+
+
+def sklearn_values(block, centers, squared_norms):
+    """``|c|^2 - 2 x.c`` of every row of ``block``: scikit-learn's GEMM call, argument for argument.
+
+    ``KMeans`` fills its buffer with the centres' squared norms and calls
+    ``gemm("T", "N", n_clusters, n_rows, n_features, -2, centers, X, 1, buffer)``
+    through ``scipy.linalg.cython_blas``; this is that call, through the
+    same library (``scipy.linalg.blas``, no copy of any operand).  The
+    values depend on where each row sits (:func:`sklearn_call_slots`): call
+    it on one BLAS thread, with the rows at their slots.
+    """
+    gemm = _SCIPY_GEMM[block.dtype.type]
+    values = np.empty((block.shape[0], centers.shape[0]), dtype=block.dtype)
+    values[:] = squared_norms
+    return gemm(-2.0, centers.T, block.T, beta=1.0, c=values.T, trans_a=1,
+                overwrite_c=1).T
+
+
+def _slot_rounds(slots):
+    """Index arrays into ``slots`` that hold each slot at most once, as few as there can be."""
+    order = np.argsort(slots, kind="stable")
+    ordered = slots[order]
+    run_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    run_lengths = np.diff(np.r_[run_starts, ordered.size])
+    occurrence = np.arange(ordered.size) - np.repeat(run_starts, run_lengths)
+    for round_ in range(int(occurrence.max()) + 1 if ordered.size else 0):
+        yield order[occurrence == round_]
 
 
 def blas_ready(array, dtype):
@@ -94,6 +143,10 @@ def blas_ready(array, dtype):
 def settle(X, centers, rows, labels):
     """Labels of ``rows`` by scikit-learn's expression, written into ``labels``.
 
+    Each row is evaluated at its own slot of a call of its size, on one
+    BLAS thread (:func:`sklearn_call_slots`), so its values are those
+    ``KMeans`` computed; rows at different slots share a call.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
@@ -109,21 +162,23 @@ def settle(X, centers, rows, labels):
     changed : bool
         Whether any label changed.
     """
+    from .._engines import blas_threads
+
+    rows = np.asarray(rows)
     centers = blas_ready(centers, X.dtype)
     squared_norms = np.einsum("ij,ij->i", centers, centers)
-    tail_start, tail = sklearn_call_rows(X.shape[0])
+    slots, in_tail, tail = sklearn_call_slots(rows, X.shape[0])
     changed = False
-    block = np.zeros((SKLEARN_CHUNK, X.shape[1]), dtype=X.dtype)
-    # each group in a call of scikit-learn's size for its rows (sklearn_call_rows)
-    for group, call_rows in ((rows[rows < tail_start], SKLEARN_CHUNK),
-                             (rows[rows >= tail_start], tail)):
-        for start in range(0, group.size, SKLEARN_CHUNK):
-            part = group[start:start + SKLEARN_CHUNK]
-            # the decided rows first, zeros after
-            block[:part.size] = X[part]
-            block[part.size:] = 0
-            values = squared_norms[None, :] - 2 * (block[:call_rows] @ centers.T)
-            new = values[:part.size].argmin(axis=1).astype(np.int32)
-            changed |= bool(np.any(new != labels[part]))
-            labels[part] = new
+    with blas_threads(1):
+        for group, call_rows in ((~in_tail, SKLEARN_CHUNK), (in_tail, tail)):
+            group_rows, group_slots = rows[group], slots[group]
+            block = np.zeros((call_rows, X.shape[1]), dtype=X.dtype)
+            for held in _slot_rounds(group_slots):
+                part, part_slots = group_rows[held], group_slots[held]
+                block[:] = 0  # zeros elsewhere: other rows change nothing
+                block[part_slots] = X[part]
+                new = sklearn_values(block, centers, squared_norms)[part_slots].argmin(
+                    axis=1).astype(np.int32)
+                changed |= bool(np.any(new != labels[part]))
+                labels[part] = new
     return changed
