@@ -1,6 +1,6 @@
 """BLAS k-means engine: a GEMM per cache-sized chunk of X, checked, argmin and update fused.
 
-Each chunk of rows (:func:`chunk_rows`: 256 to 2,048, its values sized to
+Each chunk of rows (:func:`chunk_rows`: 256 to 1,024, its values sized to
 stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM.  float32 data goes to
 ``sgemm`` as it is.  float64 rows are copied into float32, scaled by a
 power of two (exact) into its range, for a product at twice float64's rate
@@ -47,13 +47,15 @@ from ._ties import margin_factor, settle
 # L2 per core, one pass, both dtypes, interleaved): chunks whose values
 # take about 200 KiB ran fastest, 1.3-1.7x faster than 2,048 rows at
 # (d, k) = (2, 100) and 1.2-1.5x faster than 256 rows at (64, 10) and
-# (256, 50); at (10, 5) and (64, 256) the size hardly mattered.
+# (256, 50); at (10, 5) and (64, 256) the size hardly mattered.  At most
+# 1,024 rows: at (10, 5), float64, 1,024 rows ran 1.06-1.4x faster than
+# 2,048 (OpenBLAS's Haswell and SkylakeX kernels, interleaved).
 _VALUES_BYTES = 200 * 2**10
-_MAX_CHUNK_ROWS = 2048
+_MAX_CHUNK_ROWS = 1024
 
 
 def chunk_rows(dtype, n_features, n_clusters):
-    """Rows per chunk: values of about :data:`_VALUES_BYTES`, 256 (scikit-learn's) to 2,048."""
+    """Rows per chunk: values of about :data:`_VALUES_BYTES`, 256 (scikit-learn's) to 1,024."""
     rows = _VALUES_BYTES // (np.dtype(dtype).itemsize * n_clusters)
     return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, rows)))
 
@@ -84,15 +86,25 @@ def _clear(best_value, second_value, reach, widest_slope, widest_offset):
     return gap > 2.0 * (reach * widest_slope + widest_offset)
 
 
+# Above this share of a chunk's rows with a near runner-up, their contenders
+# are counted for every row at once, across rows in SIMD lanes, instead of
+# row by row down a strided column of the values.  Measured on the heavy-
+# tailed kind at (d, k) = (2, 100), where far centres widen the prefilter's
+# bound (72% of the rows failed it, 0.02% had a second contender).
+_COUNT_ALL_SHARE = 1 / 16
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, second_value,
-          close):
+          close, limits):
     """Each row's label (the first smallest value) and how many centres may still beat it.
 
     ``values[k, r]``: centres outer, rows inner, so that every step runs
     across rows in SIMD lanes.  Only rows whose runner-up is near
-    (:func:`_clear`) count their contenders (:func:`_contenders`); the
-    label is certain when ``close[r] == 1``.
+    (:func:`_clear`) need their contenders counted (:func:`_contenders`);
+    when many do, all rows are counted in one pass across rows, the same
+    comparisons (``limits``: scratch).  The label is certain when
+    ``close[r] == 1``.
     """
     n_clusters = values.shape[0]
     widest_slope, widest_offset = reach_slope.max(), reach_offset.max()
@@ -109,10 +121,27 @@ def _scan(values, n_rows, reaches, reach_slope, reach_offset, best, best_value, 
             smaller = value < current  # strict: the first smallest stays
             best[r] = k if smaller else best[r]
             best_value[r] = value if smaller else current
+    near = 0
     for r in range(n_rows):
         close[r] = 1
         if not _clear(best_value[r], second_value[r], reaches[r], widest_slope, widest_offset):
-            close[r] = _contenders(values[:, r], reaches[r], reach_slope, reach_offset, best[r])
+            close[r] = 0
+            near += 1
+    if near > _COUNT_ALL_SHARE * n_rows:
+        for r in range(n_rows):
+            label = best[r]
+            limits[r] = ((np.float64(values[label, r]) + reaches[r] * reach_slope[label])
+                         + reach_offset[label])
+            close[r] = 0
+        for k in range(n_clusters):
+            for r in range(n_rows):
+                close[r] += ((np.float64(values[k, r]) - reaches[r] * reach_slope[k])
+                             - reach_offset[k]) <= limits[r]
+    elif near:
+        for r in range(n_rows):
+            if close[r] == 0:
+                close[r] = _contenders(values[:, r], reaches[r], reach_slope, reach_offset,
+                                       best[r])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -156,6 +185,7 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
         best_value = np.empty(chunk, dtype=centers.dtype)
         second_value = np.empty(chunk, dtype=centers.dtype)
         close = np.empty(chunk, dtype=np.int32)
+        limits = np.empty(0 if by_row else chunk)
         lo = bounds[part]
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
@@ -172,7 +202,7 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
                 _scan_by_row(values, hi - lo, reaches, reach_slope, reach_offset, best, close)
             else:
                 _scan(values, hi - lo, reaches, reach_slope, reach_offset, best, best_value,
-                      second_value, close)
+                      second_value, close, limits)
             for r in range(hi - lo):
                 labels[lo + r] = best[r]
                 unsure[lo + r] = close[r] > 1

@@ -172,6 +172,8 @@ def settle(X, centers, rows, labels):
     with blas_threads(1):
         for group, call_rows in ((~in_tail, SKLEARN_CHUNK), (in_tail, tail)):
             group_rows, group_slots = rows[group], slots[group]
+            if group_rows.size == 0:
+                continue
             block = np.zeros((call_rows, X.shape[1]), dtype=X.dtype)
             for held in _slot_rounds(group_slots):
                 part, part_slots = group_rows[held], group_slots[held]
