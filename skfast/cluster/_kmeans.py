@@ -94,7 +94,7 @@ _ENGINES = EngineTable(
         Engine("reference", "skfast.cluster._reference", capabilities=_SPARSE,
                description="explicit loops over samples and clusters; the oracle"),
         Engine("numpy", "skfast.cluster._numpy", capabilities=_SPARSE,
-               description="|c|^2/2 - X C^T per chunk through BLAS, bincount update"),
+               description="|c|^2 - 2 X C^T by KMeans' own GEMM call per 256 rows, sparse one-hot update"),
         Engine("numba", "skfast.cluster._numba", compiled_parallel=True,
                blas_between_regions=True, capabilities=_SPARSE,
                description="fused assignment and accumulation, parallel over sample blocks"),

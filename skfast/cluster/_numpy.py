@@ -1,9 +1,11 @@
 """NumPy k-means kernels: dense algebra through BLAS, in bounded chunks.
 
-Distances use the identity ``|x - c|^2 = |x|^2 + |c|^2 - 2 x.c`` with the
-cross term as one matrix product per chunk of samples.  ``|x|^2`` is the same
-for every centre of a sample, so the argmin skips it (as scikit-learn does).
-Chunks bound the ``chunk x n_clusters`` temporaries, whatever ``n_samples``.
+Distances use the identity ``|x - c|^2 = |x|^2 + |c|^2 - 2 x.c``.  ``|x|^2``
+is the same for every centre of a sample, so the argmin skips it (as
+scikit-learn does).  The labels come from ``KMeans``' own GEMM call for each
+256 samples (``_ties.sklearn_values``): scikit-learn's labels by construction.
+The inertia and the sparse kernels work in chunks that bound their
+temporaries, whatever ``n_samples``.
 Same signatures as :mod:`skfast.cluster._reference`.
 """
 
