@@ -127,6 +127,32 @@ def test_hamerly_kept_block_sums_equal_a_fresh_recomputation(n_features, n_clust
         centers = _cluster_means(sums, sample_weights, X.dtype)
 
 
+def test_hamerly_float32_kept_sums_are_kmeans_float32_sums():
+    """On float32 data the kept sums are float32, over scikit-learn's thread ranges.
+
+    So they are bitwise ``accumulate_ranges`` of the labels (KMeans' order),
+    iteration after iteration, and the fit does not add them again.
+    """
+    from skfast.cluster._hamerly import BoundedStep
+    from skfast.cluster._kmeans import _cluster_means
+    from skfast.cluster._sklearn_order import accumulate_ranges, thread_ranges
+
+    X, _ = make_kmeans_scenario("overlapping", n_samples=12_000, n_features=16,
+                                n_clusters=6, random_state=0)
+    X = X.astype(np.float32)
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[0])
+    centers = X[:6].copy()
+    kept = BoundedStep(X)
+    for _ in range(6):
+        labels, sums, sample_weights = kept(X, weights, centers)
+        assert sums.dtype == np.float32 and sample_weights.dtype == np.float32
+        expected_sums, expected_weights = accumulate_ranges(
+            X, weights.astype(np.float32), labels, 6, thread_ranges(X.shape[0]))
+        assert np.array_equal(sums, expected_sums)
+        assert np.array_equal(sample_weights, expected_weights)
+        centers = _cluster_means(sums, sample_weights, X.dtype)
+
+
 def test_centred_copy_is_thread_independent_and_leaves_x_alone():
     from skfast._engines import numba_threads
     from skfast._centring import centred_copy

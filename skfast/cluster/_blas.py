@@ -1,7 +1,7 @@
 """BLAS k-means engine: a GEMM per cache-sized chunk of X, checked, argmin and update fused.
 
-Each chunk of rows (:func:`chunk_rows`: 256 to 1,024, its values sized to
-stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM.  float32 data goes to
+Each chunk of rows (:func:`chunk_rows`: 256 to 1,024, its rows and values
+sized to stay in L2) gets ``|c|^2/2 - x.c`` from one GEMM.  float32 data goes to
 ``sgemm`` as it is.  float64 rows are copied into float32, scaled by a
 power of two (exact) into its range, for a product at twice float64's rate
 (:func:`_single_precision`), except where the product is too small to pay
@@ -46,17 +46,28 @@ from ._ties import margin_factor, settle
 # Bytes of one chunk's values.  Measured on the benchmark machine (1 MiB of
 # L2 per core, one pass, both dtypes, interleaved): chunks whose values
 # take about 200 KiB ran fastest, 1.3-1.7x faster than 2,048 rows at
-# (d, k) = (2, 100) and 1.2-1.5x faster than 256 rows at (64, 10) and
-# (256, 50); at (10, 5) and (64, 256) the size hardly mattered.  At most
-# 1,024 rows: at (10, 5), float64, 1,024 rows ran 1.06-1.4x faster than
-# 2,048 (OpenBLAS's Haswell and SkylakeX kernels, interleaved).
+# (d, k) = (2, 100) and 1.2-1.5x faster than 256 rows at (64, 10); at
+# (10, 5) and (64, 256) the size hardly mattered.  At most 1,024 rows: at
+# (10, 5), float64, 1,024 rows ran 1.06-1.4x faster than 2,048 (OpenBLAS's
+# Haswell and SkylakeX kernels, interleaved).
 _VALUES_BYTES = 200 * 2**10
 _MAX_CHUNK_ROWS = 1024
+# Bytes of one chunk's rows of X, their float32 copy and its values: the
+# scan and the accumulation read the rows again after the GEMM, from L2 only
+# if all of them fit beside OpenBLAS's packed blocks.  Binding only for
+# wide rows: at (256, 50), 16 interleaved passes of 1,000,000 rows
+# (SkylakeX kernel, 1.25 MiB of L2 per core), 256 rows ran 1.15x faster
+# than 1,024 for float64 data and 1.09x for float32 data; 640 rows, 1.08x.
+_CHUNK_BYTES = 768 * 2**10
 
 
-def chunk_rows(dtype, n_features, n_clusters):
-    """Rows per chunk: values of about :data:`_VALUES_BYTES`, 256 (scikit-learn's) to 1,024."""
-    rows = _VALUES_BYTES // (np.dtype(dtype).itemsize * n_clusters)
+def chunk_rows(dtype, gemm_dtype, n_features, n_clusters):
+    """Rows per chunk, 256 (scikit-learn's) to 1,024: values of about :data:`_VALUES_BYTES`,
+    the whole chunk within :data:`_CHUNK_BYTES`; ``dtype``: X's."""
+    gemm_size = np.dtype(gemm_dtype).itemsize
+    copy_size = gemm_size if np.dtype(gemm_dtype) != np.dtype(dtype) else 0
+    row_bytes = n_features * (np.dtype(dtype).itemsize + copy_size) + n_clusters * gemm_size
+    rows = min(_VALUES_BYTES // (gemm_size * n_clusters), _CHUNK_BYTES // row_bytes)
     return int(max(SKLEARN_CHUNK, min(_MAX_CHUNK_ROWS, rows)))
 
 
@@ -338,7 +349,7 @@ def _run(X, sample_weight, centers, squared_norms=None):
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     labels, unsure, partial_sums, partial_weights = kernel(
         X, sample_weight, squared_norms, *_fast_evaluation(X, centers, squared_norms, single),
-        bounds, chunk_rows(gemm_dtype, *centers.shape[::-1]),
+        bounds, chunk_rows(X.dtype, gemm_dtype, *centers.shape[::-1]),
         _by_row(X.dtype, *centers.shape[::-1]))
     rows = np.flatnonzero(unsure)
     if rows.size:
@@ -352,7 +363,7 @@ def _run(X, sample_weight, centers, squared_norms=None):
 
 
 def lloyd_step(X, sample_weight, centers, squared_norms=None):
-    return _run(X, sample_weight.astype(X.dtype), centers, squared_norms)[:3]
+    return _run(X, sample_weight.astype(X.dtype, copy=False), centers, squared_norms)[:3]
 
 
 _NO_WEIGHTS = np.empty(0)

@@ -9,12 +9,18 @@ product per chunk, the same ``|c|^2/2 - x.c`` values the numpy engine uses, so
 the labels are Lloyd's.  Bounds carry a slack that covers round-off: it can
 only cause an unnecessary scan, never a wrong skip.
 
+The first iteration scans every row in place, in parallel blocks of rows,
+one float64 GEMM per chunk (:func:`_scan_all`).
+
 The cluster sums are kept per fixed block of samples from one iteration to
 the next.  A block none of whose labels changed keeps its sums: they are
 bitwise what recomputing them would give.  Near convergence only the few
 blocks holding a changed label re-read X, so an iteration reads the bounds,
 not the data.  The blocks are reduced in block order, so results do not
-depend on the thread count.
+depend on the thread count.  For float32 data the blocks are scikit-learn's
+thread ranges and the sums float32: ``KMeans``' float32 sums
+(``_sklearn_order``), which the fit would otherwise add again each
+iteration.
 
 Same ``assign_labels`` and ``inertia`` as the other engines; instead of a
 stateless ``lloyd_step``, :class:`BoundedStep` carries the bounds from one
@@ -26,8 +32,11 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._compile import serial_twin
+from .._engines import blas_threads
 from . import _numba as _loops
 from . import _numpy as _blas
+from ._gemm import gemm_values
+from ._sklearn_order import SKLEARN_CHUNK, thread_ranges
 from ._ties import settle
 
 assign_labels = _blas.assign_labels
@@ -161,7 +170,7 @@ def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, u
 
 
 @numba.njit(cache=True, parallel=True)
-def _refresh_sums(X, sample_weight, labels, previous, first, block, block_sums, block_weights,
+def _refresh_sums(X, sample_weight, labels, previous, first, bounds, block_sums, block_weights,
                   sums, weights):
     """Bring the kept block sums and the cluster sums up to date with ``labels``.
 
@@ -169,13 +178,14 @@ def _refresh_sums(X, sample_weight, labels, previous, first, block, block_sums, 
     ``previous`` are summed again, from scratch and in row order, so every
     kept value is bitwise what a full recomputation would give; only the
     rows of those clusters are read.  The touched clusters are then reduced
-    over the blocks in block order, whatever the thread count.
+    over the blocks in block order, whatever the thread count.  Block ``b``
+    holds rows ``bounds[b]`` to ``bounds[b + 1]``; the sums are in the block
+    sums' dtype.
     """
-    n_samples = X.shape[0]
     n_blocks, n_clusters, n_features = block_sums.shape
     touched = np.zeros((n_blocks, n_clusters), dtype=np.bool_)
     for b in numba.prange(n_blocks):
-        start, stop = b * block, min((b + 1) * block, n_samples)
+        start, stop = bounds[b], bounds[b + 1]
         if first:
             for k in range(n_clusters):
                 touched[b, k] = True
@@ -211,6 +221,41 @@ def _refresh_sums(X, sample_weight, labels, previous, first, block, block_sums, 
                 sums[k, j] += block_sums[b, k, j]
 
 
+@numba.njit(cache=True, parallel=True)
+def _scan_all(X, centers, half_norms, squared_norms, center_norms, error_scale, tie, labels,
+              upper, lower, unsure, block, chunk):
+    """:func:`_settle_scanned` of every row, its values from one GEMM per chunk in float64.
+
+    The first iteration's scan, parallel over blocks of ``block`` rows (a
+    function of the shape, so the values do not depend on the thread
+    count), each a GEMM per ``chunk`` rows on one BLAS thread; float32 rows
+    are copied into float64 first, as the gathered scan's product promotes
+    them.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_blocks = -(-n_samples // block)
+    copy = X.itemsize != centers.itemsize
+    for b in numba.prange(n_blocks):
+        rows = np.empty((chunk if copy else 0, n_features))
+        values = np.empty((chunk, n_clusters))
+        lo, stop = b * block, min((b + 1) * block, n_samples)
+        while lo < stop:
+            hi = min(lo + chunk, stop)
+            if copy:
+                for r in range(hi - lo):
+                    for j in range(n_features):
+                        rows[r, j] = X[lo + r, j]
+                gemm_values(rows, hi - lo, centers, half_norms, values, True)
+            else:
+                gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, True)
+            for r in range(hi - lo):
+                _settle_from_values(X, lo + r, values[r], centers, squared_norms[lo + r],
+                                    error_scale, center_norms, tie, labels, upper, lower,
+                                    unsure)
+            lo = hi
+
+
 @numba.njit(cache=True, nogil=True)
 def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error_scale, tie,
                     labels, upper, lower, unsure):
@@ -230,6 +275,10 @@ def _settle_scanned(X, rows, values, centers, squared_norms, center_norms, error
 SERIAL_MAX_ROWS = 4096
 _loosen_and_test_serial = serial_twin(_loosen_and_test)
 _refresh_sums_serial = serial_twin(_refresh_sums)
+_scan_all_serial = serial_twin(_scan_all)
+# Rows per block and per GEMM of the first iteration's parallel scan.
+_SCAN_BLOCK_ROWS = 8 * SKLEARN_CHUNK
+_SCAN_CHUNK_ROWS = SKLEARN_CHUNK
 
 
 def cache_block_count(n_samples, n_features, n_clusters, itemsize):
@@ -283,22 +332,41 @@ class BoundedStep:
     def _scan(self, X, rows, centers, half_norms, tie):
         """Full Lloyd assignment of ``rows``, and fresh bounds for them."""
         n_clusters, n_features = centers.shape
-        everything = rows.size == X.shape[0]
+        self.distance_evaluations += rows.size * n_clusters
+        if rows.size == X.shape[0]:
+            # every row (the first iteration): in place, in parallel, no gathered copy
+            scan_all = _scan_all_serial if X.shape[0] <= SERIAL_MAX_ROWS else _scan_all
+            X = np.ascontiguousarray(X)  # the GEMM reads rows by pointer
+            with blas_threads(1):  # one BLAS thread inside each block of the parallel scan
+                scan_all(X, centers, half_norms, self.squared_norms, 2 * half_norms.max(),
+                         _error_scale(n_features), tie, self.labels, self.upper, self.lower,
+                         self.unsure, _SCAN_BLOCK_ROWS, _SCAN_CHUNK_ROWS)
+            return
         for part in _blas.row_chunks(rows.size, n_features, n_clusters):
-            # A full scan (the first iteration) reads contiguous rows in place
-            # instead of gathering a copy of X.
-            chunk = X[part] if everything else X[rows[part]]
-            values = _blas.half_distances(chunk, centers, half_norms)
+            values = _blas.half_distances(X[rows[part]], centers, half_norms)
             _settle_scanned(X, rows[part], values, centers, self.squared_norms,
                             2 * half_norms.max(), _error_scale(n_features), tie, self.labels,
                             self.upper, self.lower, self.unsure)
-        self.distance_evaluations += rows.size * n_clusters
 
     def _blocks(self, X, n_clusters):
         if self._block is not None:  # a chunk of a larger X, in that X's blocks
             return self._block, max(1, -(-X.shape[0] // self._block))
         n_blocks = cache_block_count(X.shape[0], X.shape[1], n_clusters, X.itemsize)
         return -(-X.shape[0] // n_blocks), n_blocks
+
+    def _sum_blocks(self, X, n_clusters):
+        """Boundaries of the blocks whose sums are kept, and the sums' dtype.
+
+        float64 sums over fixed blocks, except for float32 data in memory:
+        float32 sums over scikit-learn's thread ranges, each range added in
+        row order, so that the kept sums are ``KMeans``' float32 sums
+        (``_sklearn_order``) and the fit need not add them again.
+        """
+        if X.dtype == np.float32 and self._block is None:
+            return thread_ranges(X.shape[0]), np.float32
+        block, n_blocks = self._blocks(X, n_clusters)
+        return (np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * block, X.shape[0]),
+                np.float64)
 
     def copy(self):
         """An independent copy of the bounds and kept sums (the squared norms are shared)."""
@@ -360,18 +428,19 @@ class BoundedStep:
 
     def __call__(self, X, sample_weight, centers):
         n_clusters, n_features = centers.shape
-        block, n_blocks = self._blocks(X, n_clusters)
+        bounds, dtype = self._sum_blocks(X, n_clusters)
         previous = self.labels.copy()
         labels = self.assign(X, centers)
         first = self._block_sums is None
         if first:
-            self._block_sums = np.zeros((n_blocks, n_clusters, n_features))
-            self._block_weights = np.zeros((n_blocks, n_clusters))
-            self._sums = np.zeros((n_clusters, n_features))
-            self._weights = np.zeros(n_clusters)
+            n_blocks = bounds.size - 1
+            self._block_sums = np.zeros((n_blocks, n_clusters, n_features), dtype=dtype)
+            self._block_weights = np.zeros((n_blocks, n_clusters), dtype=dtype)
+            self._sums = np.zeros((n_clusters, n_features), dtype=dtype)
+            self._weights = np.zeros(n_clusters, dtype=dtype)
         (_refresh_sums_serial if X.shape[0] <= SERIAL_MAX_ROWS else _refresh_sums)(
-            X, sample_weight, labels, previous, first, block, self._block_sums,
-            self._block_weights, self._sums, self._weights)
+            X, sample_weight.astype(dtype, copy=False), labels, previous, first, bounds,
+            self._block_sums, self._block_weights, self._sums, self._weights)
         # Copies: the caller relocates empty clusters in what it is given.
         return labels.copy(), self._sums.copy(), self._weights.copy()
 
