@@ -105,8 +105,9 @@ def centred_copy(X, compiled=True):
 @numba.njit(cache=True, parallel=True)
 def _column_max_abs(X, block, n_blocks):
     n_samples, n_features = X.shape
-    partial = np.zeros((n_blocks, n_features))
+    partial = np.empty((n_blocks, n_features))  # one parallel region (skfast._compile)
     for b in numba.prange(n_blocks):
+        partial[b] = 0.0
         for i in range(b * block, min((b + 1) * block, n_samples)):
             for j in range(n_features):
                 partial[b, j] = max(partial[b, j], abs(np.float64(X[i, j])))
@@ -127,12 +128,15 @@ def _column_scales(X, block, n_blocks):
 @numba.njit(cache=True, parallel=True)
 def _scaled_column_sums(X, scales, block, n_blocks):
     n_samples, n_features = X.shape
-    partial = np.zeros((n_blocks, n_features))
+    partial = np.empty((n_blocks, n_features))  # one parallel region (skfast._compile)
     for b in numba.prange(n_blocks):
+        partial[b] = 0.0
         for i in range(b * block, min((b + 1) * block, n_samples)):
             for j in range(n_features):
                 partial[b, j] += np.float64(X[i, j]) * scales[j]
-    sums = np.zeros(n_features)
+    sums = np.empty(n_features)
+    for j in range(n_features):
+        sums[j] = 0.0
     for b in range(n_blocks):
         for j in range(n_features):
             sums[j] += partial[b, j]
@@ -154,8 +158,8 @@ def _subtract_columns(X, scales, mean, out_t, block, n_blocks):
     its rows in row order, block by block: the same sums whatever the tiles.
     """
     n_samples, n_features = X.shape
-    squares = np.zeros((n_blocks, n_features))
-    varies = np.zeros((n_blocks, n_features), dtype=np.bool_)
+    squares = np.empty((n_blocks, n_features))  # one parallel region (skfast._compile)
+    varies = np.empty((n_blocks, n_features), dtype=np.bool_)
     first = np.empty(n_features)
     for j in range(n_features):
         first[j] = np.float64(X[0, j]) * scales[j] - mean[j]
@@ -163,6 +167,10 @@ def _subtract_columns(X, scales, mean, out_t, block, n_blocks):
         lo = tile * _SCRATCH_COLUMNS
         width = min(lo + _SCRATCH_COLUMNS, n_features) - lo
         scratch = np.empty((_SCRATCH_ROWS, _SCRATCH_COLUMNS))
+        for b in range(n_blocks):
+            for j in range(lo, lo + width):
+                squares[b, j] = 0.0
+                varies[b, j] = False
         for b in range(n_blocks):
             block_end = min((b + 1) * block, n_samples)
             for start in range(b * block, block_end, _SCRATCH_ROWS):

@@ -180,11 +180,13 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
     n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
     accumulate = sample_weight.shape[0] != 0
+    # np.empty, every element written by its part: a np.zeros here would be
+    # a parallel region of its own (the one-region rule of skfast._compile)
     labels = np.empty(n_samples, dtype=np.int32)
-    unsure = np.zeros(n_samples, dtype=np.bool_)
-    partial_sums = np.zeros((n_parts if accumulate else 0, n_clusters, n_features),
+    unsure = np.empty(n_samples, dtype=np.bool_)
+    partial_sums = np.empty((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
-    partial_weights = np.zeros((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
+    partial_weights = np.empty((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
     # float32 centres for float64 data: the rows are copied into float32, scaled
     copy = centers.itemsize != X.itemsize
     for part in numba.prange(n_parts):
@@ -197,6 +199,10 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
         second_value = np.empty(chunk, dtype=centers.dtype)
         close = np.empty(chunk, dtype=np.int32)
         limits = np.empty(0 if by_row else chunk)
+        # this part's sums in memory of its own, copied out once: adjacent
+        # parts' rows of the shared arrays share cache lines
+        part_sums = np.zeros((n_clusters if accumulate else 0, n_features), dtype=X.dtype)
+        part_weights = np.zeros(n_clusters if accumulate else 0, dtype=X.dtype)
         lo = bounds[part]
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
@@ -221,10 +227,13 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
                 for i in range(lo, hi):
                     label = labels[i]
                     weight = sample_weight[i]
-                    partial_weights[part, label] += weight
+                    part_weights[label] += weight
                     for j in range(n_features):
-                        partial_sums[part, label, j] += X[i, j] * weight
+                        part_sums[label, j] += X[i, j] * weight
             lo = hi
+        if accumulate:
+            partial_sums[part] = part_sums
+            partial_weights[part] = part_weights
     return labels, unsure, partial_sums, partial_weights
 
 

@@ -62,9 +62,11 @@ def _pass_blocks(X, sample_weight, centers, centers_t, half_norms, margin, block
     n_blocks = max(1, -(-n_samples // block))
     labels = np.empty(n_samples, dtype=np.int32)
     unsure = np.empty(n_samples, dtype=np.bool_)
-    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
-    partial_weights = np.zeros((n_blocks, n_clusters))
+    partial_sums = np.empty((n_blocks, n_clusters, n_features))  # one parallel region (skfast._compile)
+    partial_weights = np.empty((n_blocks, n_clusters))
     for b in numba.prange(n_blocks):
+        partial_sums[b] = 0.0
+        partial_weights[b] = 0.0
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, b * block,
                      min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
                      partial_weights[b])
@@ -75,9 +77,11 @@ def _pass_blocks(X, sample_weight, centers, centers_t, half_norms, margin, block
 def _accumulate_blocks(X, sample_weight, labels, n_clusters, block):
     n_samples, n_features = X.shape
     n_blocks = max(1, -(-n_samples // block))
-    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
-    partial_weights = np.zeros((n_blocks, n_clusters))
+    partial_sums = np.empty((n_blocks, n_clusters, n_features))  # one parallel region (skfast._compile)
+    partial_weights = np.empty((n_blocks, n_clusters))
     for b in numba.prange(n_blocks):
+        partial_sums[b] = 0.0
+        partial_weights[b] = 0.0
         accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
                          partial_sums[b], partial_weights[b])
     return partial_sums, partial_weights

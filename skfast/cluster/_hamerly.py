@@ -148,16 +148,23 @@ def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, u
     """
     n_samples = X.shape[0]
     n_clusters = centers.shape[0]
-    farthest = np.argmax(shift)
+    # plain loops, np.empty and no array reductions: each would be a
+    # parallel region of its own (the one-region rule of skfast._compile)
+    farthest, largest_half_norm = 0, half_norms[0]
+    for k in range(1, n_clusters):
+        if shift[k] > shift[farthest]:  # the first largest, as np.argmax
+            farthest = k
+        largest_half_norm = max(largest_half_norm, half_norms[k])
     largest = shift[farthest]
     runner_up = 0.0
     for k in range(n_clusters):
         if k != farthest:
             runner_up = max(runner_up, shift[k])
-    center_norms = 2 * half_norms.max()
-    needs_scan = np.zeros(n_samples, dtype=np.bool_)
-    evaluations = np.zeros(n_blocks, dtype=np.int64)
+    center_norms = 2 * largest_half_norm
+    needs_scan = np.empty(n_samples, dtype=np.bool_)
+    evaluations = np.empty(n_blocks, dtype=np.int64)
     for b in numba.prange(n_blocks):
+        evaluations[b] = 0
         scratch = np.empty(n_clusters)
         for i in range(b * block, min((b + 1) * block, n_samples)):
             computed, flagged = _settle(
@@ -166,7 +173,10 @@ def _loosen_and_test(X, centers, centers_t, half_norms, squared_norms, labels, u
                 first, scan_here, scratch, unsure)
             evaluations[b] += computed
             needs_scan[i] = flagged
-    return needs_scan, evaluations.sum()
+    total = 0
+    for b in range(n_blocks):
+        total += evaluations[b]
+    return needs_scan, total
 
 
 @numba.njit(cache=True, parallel=True)
@@ -183,13 +193,12 @@ def _refresh_sums(X, sample_weight, labels, previous, first, bounds, block_sums,
     sums' dtype.
     """
     n_blocks, n_clusters, n_features = block_sums.shape
-    touched = np.zeros((n_blocks, n_clusters), dtype=np.bool_)
+    touched = np.empty((n_blocks, n_clusters), dtype=np.bool_)  # no region of its own
     for b in numba.prange(n_blocks):
         start, stop = bounds[b], bounds[b + 1]
-        if first:
-            for k in range(n_clusters):
-                touched[b, k] = True
-        else:
+        for k in range(n_clusters):
+            touched[b, k] = first
+        if not first:
             for i in range(start, stop):
                 if labels[i] != previous[i]:
                     touched[b, labels[i]] = True

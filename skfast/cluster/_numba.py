@@ -151,10 +151,14 @@ def _lloyd_step(X, sample_weight, centers, centers_t, half_norms, margin, n_bloc
     n_clusters = centers_t.shape[1]
     labels = np.empty(n_samples, dtype=np.int32)
     unsure = np.empty(n_samples, dtype=np.bool_)
-    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
-    partial_weights = np.zeros((n_blocks, n_clusters))
+    # zeroed by their blocks: a np.zeros here would be a parallel region of
+    # its own (the one-region rule of skfast._compile)
+    partial_sums = np.empty((n_blocks, n_clusters, n_features))
+    partial_weights = np.empty((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
+        partial_sums[b] = 0.0
+        partial_weights[b] = 0.0
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, b * block,
                      min((b + 1) * block, n_samples), labels, unsure, partial_sums[b],
                      partial_weights[b])
@@ -183,9 +187,11 @@ def _lloyd_step_ranges(X, sample_weight, centers, centers_t, half_norms, margin,
     n_parts = bounds.shape[0] - 1
     labels = np.empty(n_samples, dtype=np.int32)
     unsure = np.empty(n_samples, dtype=np.bool_)
-    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=X.dtype)
-    partial_weights = np.zeros((n_parts, n_clusters), dtype=X.dtype)
+    partial_sums = np.empty((n_parts, n_clusters, n_features), dtype=X.dtype)
+    partial_weights = np.empty((n_parts, n_clusters), dtype=X.dtype)
     for b in numba.prange(n_parts):
+        partial_sums[b] = 0.0
+        partial_weights[b] = 0.0
         _lloyd_block(X, sample_weight, centers, centers_t, half_norms, margin, bounds[b],
                      bounds[b + 1], labels, unsure, partial_sums[b], partial_weights[b])
     sums, weights = reduce_blocks(partial_sums, partial_weights)
@@ -217,10 +223,12 @@ def accumulate_block(X, sample_weight, labels, start, stop, sums, weights):
 def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     """Per-cluster weighted sums and weights for given labels, block by block."""
     n_samples, n_features = X.shape
-    partial_sums = np.zeros((n_blocks, n_clusters, n_features))
-    partial_weights = np.zeros((n_blocks, n_clusters))
+    partial_sums = np.empty((n_blocks, n_clusters, n_features))
+    partial_weights = np.empty((n_blocks, n_clusters))
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
+        partial_sums[b] = 0.0
+        partial_weights[b] = 0.0
         accumulate_block(X, sample_weight, labels, b * block, min((b + 1) * block, n_samples),
                           partial_sums[b], partial_weights[b])
     return reduce_blocks(partial_sums, partial_weights)
@@ -242,7 +250,7 @@ def inertia_block(X, sample_weight, centers, labels, start, stop):
 @numba.njit(cache=True, parallel=True)
 def _inertia(X, sample_weight, centers, labels, n_blocks):
     n_samples = X.shape[0]
-    partial = np.zeros(n_blocks)
+    partial = np.empty(n_blocks)
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
         partial[b] = inertia_block(X, sample_weight, centers, labels, b * block,
@@ -364,9 +372,12 @@ def _sparse_lloyd(data, indices, indptr, sample_weight, centers_t, centers_squar
     n_features, n_clusters = centers_t.shape
     n_parts = ranges.shape[0] - 1 if update_centers else 0
     labels = np.empty(n_samples, dtype=np.int32)
-    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=data.dtype)
-    partial_weights = np.zeros((n_parts, n_clusters), dtype=data.dtype)
+    partial_sums = np.empty((n_parts, n_clusters, n_features), dtype=data.dtype)
+    partial_weights = np.empty((n_parts, n_clusters), dtype=data.dtype)
     for part in numba.prange(ranges.shape[0] - 1):
+        if update_centers:
+            partial_sums[part] = 0
+            partial_weights[part] = 0
         dots = np.empty(n_clusters, dtype=data.dtype)
         for i in range(ranges[part], ranges[part + 1]):
             label = _sparse_nearest(data, indices, indptr[i], indptr[i + 1], centers_t,
@@ -383,7 +394,7 @@ def _sparse_lloyd(data, indices, indptr, sample_weight, centers_t, centers_squar
 @numba.njit(cache=True, parallel=True)
 def _sparse_inertia(data, indices, indptr, sample_weight, centers, centers_squared_norms, labels,
                     ranges, two):
-    partial = np.zeros(ranges.shape[0] - 1, dtype=data.dtype)
+    partial = np.empty(ranges.shape[0] - 1, dtype=data.dtype)
     for part in numba.prange(ranges.shape[0] - 1):
         total = two - two
         for i in range(ranges[part], ranges[part + 1]):

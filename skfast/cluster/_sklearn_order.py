@@ -93,10 +93,12 @@ def accumulate_ranges(X, sample_weight, labels, n_clusters, bounds):
     """Cluster sums and weights in X's dtype, each range in order, the ranges in order."""
     n_parts = bounds.shape[0] - 1
     n_features = X.shape[1]
-    partial_sums = np.zeros((n_parts, n_clusters, n_features), dtype=X.dtype)
-    partial_weights = np.zeros((n_parts, n_clusters), dtype=X.dtype)
+    partial_sums = np.empty((n_parts, n_clusters, n_features), dtype=X.dtype)
+    partial_weights = np.empty((n_parts, n_clusters), dtype=X.dtype)
     for part in numba.prange(n_parts):
         part_sums, part_weights = partial_sums[part], partial_weights[part]
+        part_sums[:] = 0
+        part_weights[:] = 0
         for i in range(bounds[part], bounds[part + 1]):
             k = labels[i]
             weight = sample_weight[i]

@@ -32,11 +32,12 @@ def _extremeness(T, sign):
 @njit(cache=True, parallel=True, nogil=True)
 def _count(T, threshold, sign, need_max, n_blocks):
     n_rows, n_features = T.shape
-    partial = np.zeros((n_blocks, n_features), dtype=np.int64)
-    maxima = np.full(n_rows if need_max else 0, -np.inf)
+    partial = np.empty((n_blocks, n_features), dtype=np.int64)  # one parallel region (skfast._compile)
+    maxima = np.empty(n_rows if need_max else 0)  # every row's written
     block = -(-n_rows // n_blocks)
     for b in prange(n_blocks):
         counts = partial[b]
+        counts[:] = 0
         for r in range(b * block, min((b + 1) * block, n_rows)):
             # Separate loops per case: branch-free, they vectorise.
             if sign == 0.0:
@@ -125,7 +126,7 @@ def blocked_column_sums(A, rows, square, block_rows):
     feature-major ``A`` is read contiguously.
     """
     n_samples, n_features = A.shape
-    total = np.zeros(n_features)
+    total = np.empty(n_features)  # one parallel region (skfast._compile)
     for j in prange(n_features):
         column_total = 0.0
         for lo in range(0, n_samples, block_rows):
@@ -149,11 +150,12 @@ def _count_checked(T32, group1, weight1, weight0, X, column, low, high, threshol
                    need_max, n_blocks):
     n_rows, n_features = T32.shape
     n_samples = group1.shape[1]
-    partial = np.zeros((n_blocks, n_features), dtype=np.int64)
-    maxima = np.full(n_rows if need_max else 0, -np.inf)
+    partial = np.empty((n_blocks, n_features), dtype=np.int64)  # one parallel region (skfast._compile)
+    maxima = np.empty(n_rows if need_max else 0)  # every row's written
     block = -(-n_rows // n_blocks)
     for b in prange(n_blocks):
         counts = partial[b]
+        counts[:] = 0
         for r in range(b * block, min((b + 1) * block, n_rows)):
             # A branch-free pass (it vectorises) settles every entry outside
             # [low, high); the rare row holding others gets a second look.
