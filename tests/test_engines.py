@@ -84,3 +84,38 @@ def test_html_repr_links_to_the_estimators_page():
         assert link.startswith("https://skfast.readthedocs.io/en/")
         assert link.endswith(f"/generated/skfast.{estimator.__name__}.html")
         assert link in estimator()._repr_html_()
+
+
+def test_nested_blas_limit_of_the_same_count_changes_nothing_and_restores():
+    from threadpoolctl import threadpool_info
+
+    from skfast._engines import blas_threads
+
+    def blas_counts():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_counts()
+    with blas_threads(1):
+        with blas_threads(1):  # the near-tie settling inside a fit
+            assert blas_counts() == {1}
+        assert blas_counts() == {1}
+        with blas_threads(2):
+            assert blas_counts() == {2}
+        assert blas_counts() == {1}
+    assert blas_counts() == before
+
+
+def test_slot_rounds_hold_each_slot_once_and_every_row_once():
+    import numpy as np
+
+    from skfast.cluster._ties import _slot_rounds
+
+    rng = np.random.default_rng(0)
+    for n_rows, n_slots in [(0, 1), (1, 1), (8, 256), (40, 3), (300, 256)]:
+        slots = rng.integers(0, n_slots, n_rows)
+        rounds = list(_slot_rounds(slots))
+        for held in rounds:
+            assert np.unique(slots[held]).size == held.size
+        assert sorted(np.concatenate(rounds).tolist() if rounds else []) == list(range(n_rows))
+        expected = int(np.bincount(slots).max()) if n_rows else 0
+        assert len(rounds) == expected

@@ -120,12 +120,18 @@ def sklearn_values(block, centers, squared_norms):
 
 def _slot_rounds(slots):
     """Index arrays into ``slots`` that hold each slot at most once, as few as there can be."""
+    if slots.size == 0:
+        return
     order = np.argsort(slots, kind="stable")
     ordered = slots[order]
-    run_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    run_lengths = np.diff(np.r_[run_starts, ordered.size])
-    occurrence = np.arange(ordered.size) - np.repeat(run_starts, run_lengths)
-    for round_ in range(int(occurrence.max()) + 1 if ordered.size else 0):
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():  # the usual case, and it runs once per iteration
+        yield order
+        return
+    position = np.arange(ordered.size)
+    run_start = np.maximum.accumulate(np.where(np.concatenate(([False], repeated)), 0, position))
+    occurrence = position - run_start  # the element's rank among the equal slots
+    for round_ in range(int(occurrence.max()) + 1):
         yield order[occurrence == round_]
 
 
@@ -177,10 +183,10 @@ def settle(X, centers, rows, labels):
             block = np.zeros((call_rows, X.shape[1]), dtype=X.dtype)
             for held in _slot_rounds(group_slots):
                 part, part_slots = group_rows[held], group_slots[held]
-                block[:] = 0  # zeros elsewhere: other rows change nothing
-                block[part_slots] = X[part]
+                block[part_slots] = X[part]  # zeros elsewhere: other rows change nothing
                 new = sklearn_values(block, centers, squared_norms)[part_slots].argmin(
                     axis=1).astype(np.int32)
+                block[part_slots] = 0
                 changed |= bool(np.any(new != labels[part]))
                 labels[part] = new
     return changed
