@@ -35,6 +35,18 @@ def _subtract(X, mean, out, squared_norms, block, n_blocks):
             squared_norms[i] = acc
 
 
+@numba.njit(cache=True, parallel=True)
+def _centred_squared_norms(X, mean, squared_norms, block, n_blocks):
+    """:func:`_subtract`'s squared norms without its copy: each centred value as it would store it."""
+    n_samples, n_features = X.shape
+    for b in numba.prange(n_blocks):
+        for i in range(b * block, min((b + 1) * block, n_samples)):
+            acc = 0.0
+            for j in range(n_features):
+                acc += np.float64(X[i, j] - mean[j]) ** 2
+            squared_norms[i] = acc
+
+
 @numba.njit(cache=True, nogil=True)
 def _sequential_mean(X):
     n_samples, n_features = X.shape
@@ -46,7 +58,7 @@ def _sequential_mean(X):
 
 
 
-def _numpy_mean(X):
+def column_means(X):
     """``X.mean(axis=0)`` bit for bit, about five times faster.
 
     numpy reduces a C-contiguous array over its rows one row at a time, in
@@ -59,8 +71,19 @@ def _numpy_mean(X):
     return _sequential_mean(X)
 
 
-def centred_copy(X, compiled=True):
+def centring_mean(X, compiled=True):
+    """``X.mean(axis=0)``: compiled (:func:`column_means`) only for more than one block of rows.
+
+    The same bits either way; small data and engines that compile nothing
+    get numpy's, so that nothing is compiled for them.
+    """
+    return column_means(X) if compiled and X.shape[0] > _BLOCK_ROWS else X.mean(axis=0)
+
+
+def centred_copy(X, compiled=True, mean=None):
     """``X - mean`` as a new C-contiguous array of X's dtype.
+
+    ``mean``, when the caller has it, must be :func:`centring_mean` of X.
 
     ``compiled=False`` computes the same in numpy, so that an engine that
     compiles nothing (numpy, jax, reference) makes its first fit without a
@@ -83,8 +106,9 @@ def centred_copy(X, compiled=True):
         Mean over features of the (population) variance of each column.
     """
     n_samples = X.shape[0]
+    if mean is None:
+        mean = centring_mean(X, compiled)
     if not compiled or n_samples <= _BLOCK_ROWS:
-        mean = X.mean(axis=0)
         out = np.ascontiguousarray(X - mean)
         if n_samples <= _BLOCK_ROWS:
             # One block: the compiled pass's bits, each row summed in feature
@@ -93,13 +117,34 @@ def centred_copy(X, compiled=True):
         else:
             squared_norms = np.einsum("ij,ij->i", out, out, dtype=np.float64)
         return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
-    n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
-    block = -(-n_samples // n_blocks)
-    mean = _numpy_mean(X)
+    n_blocks, block = _row_blocks(n_samples)
     out = np.empty_like(X, order="C")
     squared_norms = np.empty(n_samples)
     _subtract(X, mean, out, squared_norms, block, n_blocks)
     return out, mean, squared_norms, float(np.sum(squared_norms)) / X.size
+
+
+def _row_blocks(n_samples):
+    n_blocks = max(1, -(-n_samples // _BLOCK_ROWS))
+    return n_blocks, -(-n_samples // n_blocks)
+
+
+def centring_without_copy(X, mean=None):
+    """What :func:`centred_copy` returns but the copy: ``(mean, squared_norms, mean_variance)``.
+
+    For an engine that centres the rows as it reads them
+    (``skfast.cluster._blas.CentredInPass``); the same bits as the compiled
+    path of :func:`centred_copy` (X of more than one block of rows), one
+    pass that reads X and writes only the norms.
+    """
+    n_samples = X.shape[0]
+    if n_samples <= _BLOCK_ROWS:
+        raise ValueError(f"centring without a copy needs more than {_BLOCK_ROWS} rows")
+    n_blocks, block = _row_blocks(n_samples)
+    mean = column_means(X) if mean is None else mean
+    squared_norms = np.empty(n_samples)
+    _centred_squared_norms(X, mean, squared_norms, block, n_blocks)
+    return mean, squared_norms, float(np.sum(squared_norms)) / X.size
 
 
 @numba.njit(cache=True, parallel=True)

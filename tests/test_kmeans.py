@@ -183,9 +183,122 @@ def test_one_block_centring_in_numpy_is_bitwise_the_compiled_pass(shape, dtype):
     centred, mean, squared_norms, mean_variance = _centring.centred_copy(X)
     compiled = np.empty_like(X)
     compiled_norms = np.empty(shape[0])
-    _centring._subtract(X, _centring._numpy_mean(X), compiled, compiled_norms, shape[0], 1)
-    assert np.array_equal(mean, _centring._numpy_mean(X))
+    _centring._subtract(X, _centring.column_means(X), compiled, compiled_norms, shape[0], 1)
+    assert np.array_equal(mean, _centring.column_means(X))
     assert np.array_equal(centred, compiled) and np.array_equal(squared_norms, compiled_norms)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_centring_without_copy_is_the_centred_copys_bits(dtype):
+    from skfast import _centring
+
+    X = (np.random.default_rng(5).standard_t(3, (9_000, 6)) * 1e3 + 7.0).astype(dtype)
+    _, mean, squared_norms, mean_variance = _centring.centred_copy(X)
+    got = _centring.centring_without_copy(X)
+    assert np.array_equal(got[0], mean) and np.array_equal(got[1], squared_norms)
+    assert got[2] == mean_variance
+    with pytest.raises(ValueError, match="more than 4096 rows"):
+        _centring.centring_without_copy(X[:4096])
+
+
+@pytest.mark.parametrize("n_samples", [50, 6_000])  # numpy's mean, the compiled one
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_finite_check_on_the_means_pass_raises_sklearns_errors(bad, n_samples):
+    from sklearn.utils.validation import check_array
+
+    X = np.random.default_rng(0).standard_normal((n_samples, 3))
+    X[n_samples // 2, 1] = bad
+    with pytest.raises(ValueError) as expected:
+        check_array(X, estimator=KMeans(), input_name="X")
+    message = str(expected.value).replace("KMeans", "FastKMeans")
+    for data in (X, sp.csr_matrix(X)):
+        with pytest.raises(ValueError) as got:
+            FastKMeans(2, n_init=1, random_state=0).fit(data)
+        assert str(got.value) == message
+
+
+def test_finite_values_whose_column_sum_overflows_still_fit():
+    """A mean beyond the float range is no infinity in X: the fit goes on (rescaled)."""
+    X = np.random.default_rng(0).uniform(0.5, 1.0, (6_000, 2)) * 1.7e308
+    fitted = FastKMeans(2, n_init=1, random_state=0).fit(X)
+    assert np.isfinite(fitted.cluster_centers_).all()
+    expected = FastKMeans(2, n_init=1, random_state=0).fit(X / 2.0**10)
+    assert np.array_equal(fitted.labels_, expected.labels_)
+
+
+def _fit_with_copy(monkeypatch, estimator, X, sample_weight=None):
+    """``estimator`` fitted on the centred copy: the in-pass centring turned off."""
+    from skfast.cluster import _kmeans
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_kmeans.FastKMeans, "_centres_in_pass", lambda *args: False)
+        return estimator.fit(X, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("engine", ["blas", "auto"])
+@pytest.mark.parametrize("kind", ["offset_integers", "far_from_origin", "empty_cluster"])
+def test_blas_centring_in_its_pass_gives_the_copys_bits_and_makes_no_copy(kind, engine,
+                                                                         monkeypatch):
+    """Explicit init on blas (or auto's probe picking it): no centred copy, the same results.
+
+    Integer data far from 0 (exact ties, settled from centred rows), data
+    whose mean dwarfs its spread, and zero weights that empty a cluster
+    (the relocation centres the rows it reads).
+    """
+    from skfast._centring import centred_copy
+    from skfast.cluster import _kmeans
+
+    rng = np.random.default_rng(11)
+    n, n_features, n_clusters = 6_000, 16, 12
+    sample_weight = None
+    if kind == "offset_integers":
+        X = rng.integers(-3, 4, (n, n_features)).astype(float) + 40.0
+    elif kind == "far_from_origin":
+        X = rng.standard_normal((n, n_features)) + 1e4
+    else:
+        X = rng.standard_normal((n, n_features))
+        sample_weight = np.where(np.arange(n) % 7 == 0, 0.0, 1.0)
+    init = np.ascontiguousarray(X[rng.choice(n, n_clusters, replace=False)])
+    if kind == "empty_cluster":
+        init[0] = 1e3  # nothing is nearest: an empty cluster from the first step
+    before = X.copy()
+    copies = []
+    with monkeypatch.context() as patch:
+        patch.setattr(_kmeans, "centred_copy",
+                      lambda *args, **kwargs: copies.append(1) or centred_copy(*args, **kwargs))
+        in_pass = FastKMeans(n_clusters, init=init, n_init=1, max_iter=8, tol=0.0,
+                             engine=engine).fit(X, sample_weight=sample_weight)
+    assert in_pass.engine_ == "blas" and not copies
+    assert np.array_equal(X, before)
+    copied = _fit_with_copy(monkeypatch, FastKMeans(n_clusters, init=init, n_init=1,
+                                                     max_iter=8, tol=0.0, engine=engine),
+                            X, sample_weight)
+    for name in ("labels_", "cluster_centers_", "inertia_", "n_iter_"):
+        assert np.array_equal(getattr(in_pass, name), getattr(copied, name)), name
+    sklearn = KMeans(n_clusters, init=init, n_init=1, max_iter=8, tol=0.0).fit(
+        X, sample_weight=sample_weight)
+    assert np.array_equal(in_pass.labels_, sklearn.labels_)
+    assert in_pass.n_iter_ == sklearn.n_iter_
+
+
+def test_centring_in_the_pass_only_where_nothing_else_reads_centred_x():
+    """k-means++, float32 data, tiny products and the bounds all get the centred copy."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((6_000, 16))
+    init = X[:12].copy()
+
+    def in_pass(estimator, data):
+        return estimator._centres_in_pass(data, estimator._resolve_engine(data)[0],
+                                          estimator.engine == "auto", True)
+
+    assert in_pass(FastKMeans(12, init=init, engine="blas"), X)
+    assert not in_pass(FastKMeans(12, init=init, engine="blas"), X.astype(np.float32))
+    assert not in_pass(FastKMeans(12, init=init, engine="numba"), X)
+    assert not in_pass(FastKMeans(12, init=init, engine="hamerly"), X)
+    assert not in_pass(FastKMeans(2, init=init[:2], engine="blas"), X[:, :4])  # dgemm from X
+    assert not in_pass(FastKMeans(12, init=init, engine="blas"), X[:4_000])  # one block
+    assert not FastKMeans(12, engine="blas")._centres_in_pass(X, _ENGINES["blas"], False,
+                                                                False)  # k-means++
 
 
 def test_elkan_is_accepted_and_runs_the_bounds():

@@ -174,8 +174,11 @@ def _scan_by_row(values, n_rows, reaches, reach_slope, reach_offset, best, close
 
 
 @numba.njit(cache=True, parallel=True)
-def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slope, reach_offset,
-                scale, bounds, chunk, by_row):
+def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, reach_slope,
+                reach_offset, scale, bounds, chunk, by_row):
+    # The data are the rows of X minus ``offset`` (zeros when X is centred
+    # already: x - 0 is x); a non-zero offset needs the float32 copy, which
+    # centres each row on its way to the GEMM.
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
@@ -211,7 +214,7 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
             if copy:
                 for r in range(hi - lo):
                     for j in range(n_features):
-                        rows[r, j] = X[lo + r, j] * scale
+                        rows[r, j] = (X[lo + r, j] - offset[j]) * scale
                 gemm_values(rows, hi - lo, centers, half_norms, values, by_row)
             else:
                 gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, by_row)
@@ -235,14 +238,14 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
                     label = labels[i]
                     part_weights[label] += 1.0
                     for j in range(n_features):
-                        part_sums[label, j] += X[i, j]
+                        part_sums[label, j] += X[i, j] - offset[j]
             elif accumulate:
                 for i in range(lo, hi):
                     label = labels[i]
                     weight = sample_weight[i]
                     part_weights[label] += weight
                     for j in range(n_features):
-                        part_sums[label, j] += X[i, j] * weight
+                        part_sums[label, j] += (X[i, j] - offset[j]) * weight
             lo = hi
         if accumulate:
             partial_sums[part] = part_sums
@@ -251,7 +254,7 @@ def _fused_pass(X, sample_weight, squared_norms, centers, half_norms, reach_slop
 
 
 @numba.njit(cache=True, nogil=True)
-def _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_sums,
+def _resum_changed(X, offset, sample_weight, labels, rows, old_labels, bounds, partial_sums,
                    partial_weights):
     """Sum again, in row order, the clusters of each part that a settled row left or joined.
 
@@ -283,7 +286,7 @@ def _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_s
                 weight = sample_weight[i]
                 partial_weights[part, label] += weight
                 for j in range(X.shape[1]):
-                    partial_sums[part, label, j] += X[i, j] * weight
+                    partial_sums[part, label, j] += (X[i, j] - offset[j]) * weight
 
 
 # one part (small data): the same pass without threads, far cheaper to compile
@@ -359,27 +362,35 @@ def _single_precision(dtype, n_features, n_clusters):
             or n_features * n_clusters >= _SINGLE_PRECISION_MIN_PRODUCT)
 
 
-def _run(X, sample_weight, centers, squared_norms=None):
-    """One fused pass; returns labels, sums, weights and how many samples the exact expression decided."""
+def _run(X, sample_weight, centers, squared_norms=None, offset=None):
+    """One fused pass; returns labels, sums, weights and how many samples the exact expression decided.
+
+    The data are the rows of X minus ``offset`` (:class:`CentredInPass`), or X itself.
+    """
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    single = _single_precision(X.dtype, X.shape[1], centers.shape[0])
     if squared_norms is None:
-        squared_norms = _loops.row_squared_norms(X)
+        squared_norms = _loops.row_squared_norms(X if offset is None else X - offset)
+    if offset is None:
+        offset = np.zeros(X.shape[1], dtype=X.dtype)
+    elif not CentredInPass.serves(X.dtype, X.shape[1], centers.shape[0]):
+        raise ValueError("an offset needs the pass's float32 copy of float64 rows")
     bounds = _partition(X, centers.shape[0])
     squared_norms = np.ascontiguousarray(squared_norms, dtype=np.float64)
-    single = _single_precision(X.dtype, X.shape[1], centers.shape[0])
     gemm_dtype = np.float32 if single else X.dtype
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
     labels, unsure, partial_sums, partial_weights = kernel(
-        X, sample_weight, squared_norms, *_fast_evaluation(X, centers, squared_norms, single),
-        bounds, chunk_rows(X.dtype, gemm_dtype, *centers.shape[::-1]),
+        X, offset, sample_weight, squared_norms,
+        *_fast_evaluation(X, centers, squared_norms, single), bounds,
+        chunk_rows(X.dtype, gemm_dtype, *centers.shape[::-1]),
         _by_row(X.dtype, *centers.shape[::-1]))
     rows = np.flatnonzero(unsure)
     if rows.size:
         # after the pass, in as few of scikit-learn's calls as there are rows
         old_labels = labels[rows]
-        if settle(X, centers, rows, labels) and sample_weight.size:
-            _resum_changed(X, sample_weight, labels, rows, old_labels, bounds, partial_sums,
-                           partial_weights)
+        if settle(X, centers, rows, labels, offset) and sample_weight.size:
+            _resum_changed(X, offset, sample_weight, labels, rows, old_labels, bounds,
+                           partial_sums, partial_weights)
     sums, weights = reduce_blocks(partial_sums, partial_weights)
     return labels, sums, weights, rows.size
 
@@ -393,6 +404,50 @@ _NO_WEIGHTS = np.empty(0)
 
 def assign_labels(X, centers, squared_norms=None):
     return _run(X, _NO_WEIGHTS.astype(X.dtype), centers, squared_norms)[0]
+
+
+class CentredInPass:
+    """:func:`lloyd_step`, :func:`assign_labels` and :func:`inertia` of ``X - mean``, never stored.
+
+    ``KMeans`` clusters a centred copy of X.  The pass centres each row
+    instead as it copies it into float32 for the GEMM and as it adds it to
+    its cluster's sum (``X[i, j] - mean[j]``, the copy's own value, so the
+    same bits), and the near-tie settling and the inertia centre the rows
+    they read: no array the size of X is written.  Only where the pass
+    makes that copy (:meth:`serves`: float64 data and products large
+    enough for float32); elsewhere the GEMM reads X as it is.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64, C-contiguous
+    mean : ndarray of shape (n_features,)
+        What the data are centred on (``X.mean(axis=0)``).
+    squared_norms : ndarray of shape (n_samples,)
+        Squared norms of the centred rows, float64.
+
+    Each operation takes X again, as its function does, to keep their
+    signatures; it must be the X given here.
+    """
+
+    def __init__(self, X, mean, squared_norms):
+        self.mean = np.ascontiguousarray(mean, dtype=X.dtype)
+        self.squared_norms = squared_norms
+
+    @staticmethod
+    def serves(dtype, n_features, n_clusters):
+        """Whether the pass copies the rows (float64 data into float32), so it can centre them."""
+        return (np.dtype(dtype) == np.float64
+                and _single_precision(dtype, n_features, n_clusters))
+
+    def __call__(self, X, sample_weight, centers):
+        return _run(X, sample_weight.astype(X.dtype, copy=False), centers, self.squared_norms,
+                    self.mean)[:3]
+
+    def assign(self, X, centers):
+        return _run(X, _NO_WEIGHTS.astype(X.dtype), centers, self.squared_norms, self.mean)[0]
+
+    def inertia(self, X, sample_weight, centers, labels):
+        return _loops.inertia(X, sample_weight, centers, labels, self.mean)
 
 
 inertia = _loops.inertia

@@ -23,7 +23,8 @@ class KMeansEngine(Protocol):
     the estimator never probes a module.
     """
 
-    optional: ClassVar[tuple[str, ...]] = ("BoundedStep", "sparse_lloyd_step", "sparse_inertia")
+    optional: ClassVar[tuple[str, ...]] = ("BoundedStep", "CentredInPass", "sparse_lloyd_step",
+                                           "sparse_inertia")
 
     def lloyd_step(self, X, sample_weight, centers, squared_norms=None):
         """One Lloyd step: ``(labels, sums, weights)``.
@@ -51,6 +52,17 @@ class KMeansEngine(Protocol):
         Called like ``lloyd_step(X, sample_weight, centers)`` with the same
         results; its ``assign(X, centers)`` serves the final E-step through
         the bounds.
+        """
+
+    def CentredInPass(self, X, mean, squared_norms):
+        """Optional: :meth:`lloyd_step`, :meth:`assign_labels` and :meth:`inertia` of ``X - mean``.
+
+        For uncentred X, whose rows the engine centres as it reads them, with
+        the results it would give on the centred copy bit for bit, so that the
+        fit makes no copy of X.  Called like ``lloyd_step(X, sample_weight,
+        centers)``; ``assign(X, centers)`` and ``inertia(X, sample_weight,
+        centers, labels)`` serve the rest of the fit; its static
+        ``serves(dtype, n_features, n_clusters)`` tells where it applies.
         """
 
     def sparse_lloyd_step(self, data, indices, indptr, sample_weight, centers,

@@ -18,7 +18,7 @@ from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluste
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -27,7 +27,8 @@ from .._engines import (N_THREADS_CONSTRAINT, Engine, EngineTable, GateSpec, bla
                         compute_threads, engine_run, numba_threads)
 from .._base import DocLinkMixin
 from .._base import is_dask_array as _is_dask_array
-from .._centring import centred_copy
+from .._centring import _BLOCK_ROWS as CENTRING_BLOCK_ROWS
+from .._centring import centred_copy, centring_mean, centring_without_copy
 from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
 from ._sklearn_order import (accumulate_ranges, center_shift, sklearn_thread_count,
@@ -100,7 +101,8 @@ _ENGINES = EngineTable(
                description="fused assignment and accumulation, parallel over sample blocks"),
         Engine("jax", "skfast.cluster._jax", requires=("jax",), extra="jax",
                description="jit-compiled array program (CPU or GPU)"),
-        Engine("blas", "skfast.cluster._blas", compiled_parallel=True, capabilities=_SPARSE,
+        Engine("blas", "skfast.cluster._blas", compiled_parallel=True,
+               capabilities=frozenset({"CentredInPass"}) | _SPARSE,
                description=("one GEMM per chunk of rows (float32 unless tiny), checked against "
                             "its rounding; "
                             "argmin and update fused with it")),
@@ -123,18 +125,21 @@ _ALGORITHMS = ("lloyd", "elkan", "hamerly")
 
 
 
-def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, labels):
+def _relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, labels, offset=None):
     """Give each empty cluster the sample farthest from its centre, as scikit-learn.
 
     The farthest samples are found with the same ``argpartition`` call that
     scikit-learn uses, so ties among distances resolve identically; when
     every sample sits on its centre nothing moves, as in scikit-learn.  Labels
     are left untouched: the moved sample counts for its new cluster from the
-    next assignment on.
+    next assignment on.  With ``offset`` the samples are ``X - offset`` (X
+    centred in the engine's pass), centred here as the centred copy holds them.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
         return
+    if offset is not None:
+        X = X - offset
     # In X's dtype, as scikit-learn computes them.
     distances = ((X - centers_old[labels].astype(X.dtype, copy=False)) ** 2).sum(axis=1)
     farthest = np.argpartition(distances, -empty.size)[: -empty.size - 1 : -1]
@@ -240,8 +245,8 @@ PROBE_ROWS_PER_CLUSTER = 8
 DENSE_SCAN_SHARE = 0.2
 
 
-def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
-    """Whether Hamerly's bounds skip enough scans on X to beat the blas pass.
+def _bounds_pay(bounded, X, squared_norms, sample_weight, centers, offset=None):
+    """Whether Hamerly's bounds skip enough scans on X (``X - offset``) to beat the blas pass.
 
     ``bounded``: the hamerly kernels.  Consumes no randomness and changes
     nothing the fit returns.
@@ -251,7 +256,8 @@ def _bounds_pay(bounded, X, squared_norms, sample_weight, centers):
     # in float64 whatever X's dtype: the share the bounds skip hardly depends
     # on it, and float32's wide near-tie margin would send many rows of the
     # probe to scikit-learn's expression
-    rows = np.ascontiguousarray(X[::stride], dtype=np.float64)
+    rows = np.ascontiguousarray(X[::stride] if offset is None else X[::stride] - offset,
+                                dtype=np.float64)
     weights = np.ascontiguousarray(sample_weight[::stride], dtype=np.float64)
     probe = bounded.BoundedStep(rows, np.ascontiguousarray(squared_norms[::stride]))
     centers = np.array(centers, dtype=np.float64)
@@ -277,23 +283,37 @@ def _probe_step(probe, rows, weights, centers):
     return (probe.distance_evaluations - before) / (rows.shape[0] * centers.shape[0]), next_centers
 
 
-def _dense_operations(dense, n_threads, squared_norms):
+def _dense_operations(dense, n_threads, squared_norms, X=None, mean=None):
     """``(step, assign, inertia)`` of the blas engine inside another engine's fit.
 
     Each call limits the threads for blas itself (BLAS one thread inside its
-    parallel pass), not for the engine whose context the fit holds.
+    parallel pass), not for the engine whose context the fit holds.  With
+    ``mean``, X is the uncentred data (:func:`_in_pass_operations`).
     """
     kernels = dense.load()
+    if mean is None:
+        operations = (partial(kernels.lloyd_step, squared_norms=squared_norms),
+                      partial(kernels.assign_labels, squared_norms=squared_norms),
+                      kernels.inertia)
+    else:
+        operations = _in_pass_operations(kernels, X, mean, squared_norms)
+    step_of, assign_of, inertia_of = operations
 
     def step(X, sample_weight, centers):
         with compute_threads(n_threads, dense):
-            return kernels.lloyd_step(X, sample_weight, centers, squared_norms)
+            return step_of(X, sample_weight, centers)
 
     def assign(X, centers):
         with compute_threads(n_threads, dense):
-            return kernels.assign_labels(X, centers, squared_norms)
+            return assign_of(X, centers)
 
-    return step, assign, kernels.inertia
+    return step, assign, inertia_of
+
+
+def _in_pass_operations(kernels, X, mean, squared_norms):
+    """``(step, assign, inertia)`` of ``X - mean`` centred inside the pass (``CentredInPass``)."""
+    in_pass = kernels.CentredInPass(X, mean, squared_norms)
+    return in_pass, in_pass.assign, in_pass.inertia
 
 
 def _sparse_operations(kernels, X, sample_weight):
@@ -582,8 +602,10 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             raise ValueError(f"The shape of the initial centers {centers.shape} does not match "
                              f"the number of features of the data {X.shape[1]}.")
 
-    def _centred(self, X, engine, init, init_is_array):
+    def _centred(self, X, engine, init, init_is_array, mean):
         """Dense X centred (and, at extreme magnitudes, rescaled by a power of two).
+
+        ``mean``: X's centring mean (:func:`~skfast._centring.centring_mean`).
 
         Returns ``(X_centred, X_mean, scale, init, tol, squared_norms)``.
         """
@@ -592,7 +614,7 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         with numba_threads(self.n_threads):
             # an engine that compiles nothing is not made to compile the centring
             compiled = engine.compiled_parallel
-            centred = centred_copy(X, compiled)
+            centred = centred_copy(X, compiled, mean)
             if _needs_rescaling(centred[2], X.dtype):
                 # Squared distances would overflow (or underflow): scale by a
                 # power of two, which is exact, so labels, iterations and
@@ -608,6 +630,39 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             init -= X_mean
         # As scikit-learn: tol is relative to the mean feature variance.
         return X, X_mean, scale, init, mean_variance * self.tol, centred_norms
+
+    def _finite_mean(self, X, engine):
+        """The centring mean of dense X (None for sparse X), and X checked finite as ``KMeans`` checks it.
+
+        A column of finite values has a finite mean unless its sum
+        overflows, and a NaN or an infinity makes the mean non-finite: only
+        then does scikit-learn's own check run (its error, or nothing when
+        every value is finite after all).  This spares the pass over X that
+        ``check_array`` spends on the check (its sum).
+        """
+        if sp.issparse(X):
+            assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+            return None
+        with numba_threads(self.n_threads):
+            mean = centring_mean(X, engine.compiled_parallel)
+        if not np.isfinite(mean).all():
+            assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+        return mean
+
+    def _centres_in_pass(self, X, engine, probe, init_is_array):
+        """Whether the fit can leave X uncopied: the blas pass centres each row as it reads it.
+
+        Only when nothing else reads centred X: the initial centres are
+        given (k-means++ and ``"random"`` draw rows of the centred data, a
+        callable init is handed it), the engine is blas or auto's probe may
+        pick it (the bounds, if it does not, get the copy after all), and the
+        blas pass copies the rows anyway (``CentredInPass.serves``).
+        """
+        blas = self._engine_table["blas"]
+        if not (init_is_array and not sp.issparse(X) and (engine.name == blas.name or probe)
+                and blas.provides("CentredInPass") and X.shape[0] > CENTRING_BLOCK_ROWS):
+            return False
+        return blas.load().CentredInPass.serves(X.dtype, X.shape[1], self.n_clusters)
 
     def _check_sparse_engine(self, engine):
         if not engine.provides("sparse_lloyd_step"):
@@ -659,13 +714,16 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight):
-        # The centred working copy made below is always a new array, so the
-        # caller's X never changes (copy_x=False is accepted but cannot opt out).
+        # The centred working copy made below is always a new array (or the
+        # blas pass centres each row as it reads it, and no copy is made), so
+        # the caller's X never changes (copy_x=False is accepted but cannot opt out).
+        # the finite check rides on the mean's pass (_finite_mean), not a pass of its own
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                          order="C", accept_large_sparse=False)
+                          order="C", accept_large_sparse=False, ensure_all_finite=False)
+        engine, algorithm = self._resolve_engine(X, fitting=True)
+        X_mean = self._finite_mean(X, engine)
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
-        engine, algorithm = self._resolve_engine(X, fitting=True)
         random_state = check_random_state(self.random_state)
         sample_weight = self._check_sample_weight(sample_weight, X)
         n_init = self._n_init = self._effective_n_init()
@@ -676,24 +734,34 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             init = check_array(init, dtype=X.dtype, copy=True, order="C", input_name="init")
             self._check_center_shape(X, init)
 
+        # auto on dense data with many clusters: the bounds, unless a probe
+        # shows that they would skip little (_bounds_pay)
+        probe = (self.engine == "auto" and algorithm == "lloyd" and not sp.issparse(X)
+                 and engine.provides("BoundedStep"))
+        in_pass = self._centres_in_pass(X, engine, probe, init_is_array)
         if sp.issparse(X):
             # As KMeans: sparse data is neither centred nor rescaled.
             self._check_sparse_engine(engine)
             scale, X_mean = 1.0, np.zeros(X.shape[1], dtype=X.dtype)
             tol = sparse_tolerance(X, self.tol)
-        else:
+        elif in_pass:
+            # Nothing needs X centred but the blas pass, which centres each
+            # row as it reads it: no working copy (CentredInPass).
+            with numba_threads(self.n_threads):
+                X_mean, centred_norms, mean_variance = centring_without_copy(X, X_mean)
+            in_pass = not _needs_rescaling(centred_norms, X.dtype)
+            if in_pass:
+                scale, tol = 1.0, mean_variance * self.tol
+                init -= X_mean
+        if not (sp.issparse(X) or in_pass):
             X, X_mean, scale, init, tol, centred_norms = self._centred(X, engine, init,
-                                                                      init_is_array)
+                                                                      init_is_array, X_mean)
         # Only k-means++ needs the squared norms (computed as KMeans does).
         x_squared_norms = (row_norms(X, squared=True)
                            if isinstance(init, str) and init == "k-means++" else None)
         weights64 = sample_weight.astype(np.float64)
 
         best = None
-        # auto on dense data with many clusters: the bounds, unless a probe
-        # shows that they would skip little (_bounds_pay)
-        probe = (self.engine == "auto" and algorithm == "lloyd" and not sp.issparse(X)
-                 and engine.provides("BoundedStep"))
         dense = None
         with engine_run(self, engine) as (kernels, _):
             for _ in range(n_init):
@@ -701,15 +769,26 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                                sample_weight)
                 if probe:
                     probe = False
-                    if not _bounds_pay(kernels, X, centred_norms, sample_weight, centers):
+                    if not _bounds_pay(kernels, X, centred_norms, sample_weight, centers,
+                                       X_mean if in_pass else None):
                         dense = self._engine_table["blas"]
+                    elif in_pass:
+                        # the bounds run after all: they read the centred copy
+                        in_pass = False
+                        with numba_threads(self.n_threads):
+                            X = centred_copy(X, engine.compiled_parallel, X_mean)[0]
                 if sp.issparse(X):
                     step, assign, inertia_of = _sparse_operations(kernels, X, sample_weight)
                     relocate = relocate_empty_clusters
                 elif dense is not None:
-                    step, assign, inertia_of = _dense_operations(dense, self.n_threads,
-                                                                 centred_norms)
-                    relocate = _relocate_empty_clusters
+                    step, assign, inertia_of = _dense_operations(
+                        dense, self.n_threads, centred_norms, X, X_mean if in_pass else None)
+                    relocate = partial(_relocate_empty_clusters,
+                                       offset=X_mean if in_pass else None)
+                elif in_pass:  # the fit's own engine is blas
+                    step, assign, inertia_of = _in_pass_operations(kernels, X, X_mean,
+                                                                   centred_norms)
+                    relocate = partial(_relocate_empty_clusters, offset=X_mean)
                 elif engine.provides("BoundedStep"):
                     # carries per-sample distance bounds across iterations
                     step = kernels.BoundedStep(X, centred_norms)

@@ -235,26 +235,29 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
 
 
 @numba.njit(cache=True, nogil=True)
-def inertia_block(X, sample_weight, centers, labels, start, stop):
-    """Weighted squared distances of samples ``start`` to ``stop - 1`` to their centres, in order."""
+def inertia_block(X, sample_weight, centers, labels, start, stop, offset):
+    """Weighted squared distances of samples ``start`` to ``stop - 1`` to their centres, in order.
+
+    The samples are the rows of X minus ``offset`` (zeros for X itself: x - 0 is x).
+    """
     acc = 0.0
     for i in range(start, stop):
         dist = 0.0
         for j in range(X.shape[1]):
-            diff = np.float64(X[i, j]) - centers[labels[i], j]
+            diff = np.float64(X[i, j] - offset[j]) - centers[labels[i], j]
             dist += diff * diff
         acc += sample_weight[i] * dist
     return acc
 
 
 @numba.njit(cache=True, parallel=True)
-def _inertia(X, sample_weight, centers, labels, n_blocks):
+def _inertia(X, sample_weight, centers, labels, n_blocks, offset):
     n_samples = X.shape[0]
     partial = np.empty(n_blocks)
     block = -(-n_samples // n_blocks)
     for b in numba.prange(n_blocks):
         partial[b] = inertia_block(X, sample_weight, centers, labels, b * block,
-                                   min((b + 1) * block, n_samples))
+                                   min((b + 1) * block, n_samples), offset)
     # Summed by the caller: a reduction here would be parallelised by numba,
     # and its order, hence its rounding, would depend on the thread count.
     return partial
@@ -334,10 +337,12 @@ def assign_labels(X, centers, squared_norms=None):
 _inertia_serial = serial_twin(_inertia)
 
 
-def inertia(X, sample_weight, centers, labels):
+def inertia(X, sample_weight, centers, labels, offset=None):
+    """The inertia of X (or of ``X - offset``: :class:`skfast.cluster._blas.CentredInPass`)."""
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
+    offset = np.zeros(X.shape[1], dtype=X.dtype) if offset is None else offset
     partial = (_inertia_serial if n_blocks == 1 else _inertia)(
-        X, sample_weight, np.asarray(centers, dtype=np.float64), labels, n_blocks)
+        X, sample_weight, np.asarray(centers, dtype=np.float64), labels, n_blocks, offset)
     return float(np.sum(partial))
 
 

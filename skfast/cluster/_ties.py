@@ -146,7 +146,7 @@ def blas_ready(array, dtype):
     return array if array.flags.aligned else array.copy()
 
 
-def settle(X, centers, rows, labels):
+def settle(X, centers, rows, labels, offset=None):
     """Labels of ``rows`` by scikit-learn's expression, written into ``labels``.
 
     Each row is evaluated at its own slot of a call of its size, on one
@@ -162,6 +162,9 @@ def settle(X, centers, rows, labels):
         The samples to decide.
     labels : ndarray of int32, shape (n_samples,)
         Updated in place.
+    offset : ndarray of shape (n_features,), optional
+        The data are ``X - offset`` (X centred on the fly, its rows centred
+        here as the centred copy holds them).
 
     Returns
     -------
@@ -183,7 +186,8 @@ def settle(X, centers, rows, labels):
             block = np.zeros((call_rows, X.shape[1]), dtype=X.dtype)
             for held in _slot_rounds(group_slots):
                 part, part_slots = group_rows[held], group_slots[held]
-                block[part_slots] = X[part]  # zeros elsewhere: other rows change nothing
+                # zeros elsewhere: other rows change nothing
+                block[part_slots] = X[part] if offset is None else X[part] - offset
                 new = sklearn_values(block, centers, squared_norms)[part_slots].argmin(
                     axis=1).astype(np.int32)
                 block[part_slots] = 0
