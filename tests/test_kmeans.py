@@ -647,3 +647,14 @@ def test_inputs_are_never_modified(engine):
     assert np.array_equal(X, X_before)
     assert np.array_equal(init, init_before)
     assert np.array_equal(weights, w_before)
+
+
+def test_same_labels_is_array_equal():
+    from skfast.cluster._sklearn_order import same_labels
+
+    labels = np.arange(1_000, dtype=np.int32) % 7
+    changed = labels.copy()
+    changed[-1] += 1
+    assert same_labels(labels, labels.copy()) and not same_labels(labels, changed)
+    assert not same_labels(labels, labels[:-1])
+    assert not same_labels(labels, np.full(1_000, -1, dtype=np.int32))

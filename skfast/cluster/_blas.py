@@ -187,6 +187,8 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
     # a parallel region of its own (the one-region rule of skfast._compile)
     labels = np.empty(n_samples, dtype=np.int32)
     unsure = np.empty(n_samples, dtype=np.bool_)
+    # per part: spares the caller a scan of ``unsure`` when it is all False
+    unsure_counts = np.empty(n_parts, dtype=np.int64)
     partial_sums = np.empty((n_parts if accumulate else 0, n_clusters, n_features),
                             dtype=X.dtype)
     partial_weights = np.empty((n_parts if accumulate else 0, n_clusters), dtype=X.dtype)
@@ -207,6 +209,7 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
         part_sums = np.zeros((n_clusters if accumulate else 0, n_features), dtype=X.dtype)
         part_weights = np.zeros(n_clusters if accumulate else 0, dtype=X.dtype)
         lo = bounds[part]
+        n_unsure = 0
         while lo < bounds[part + 1]:
             hi = min(lo + chunk, bounds[part + 1])
             for r in range(hi - lo):
@@ -226,6 +229,7 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
             for r in range(hi - lo):
                 labels[lo + r] = best[r]
                 unsure[lo + r] = close[r] > 1
+                n_unsure += close[r] > 1
             unit_weights = accumulate
             for i in range(lo, hi if accumulate else lo):
                 if sample_weight[i] != 1.0:
@@ -247,10 +251,11 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
                     for j in range(n_features):
                         part_sums[label, j] += (X[i, j] - offset[j]) * weight
             lo = hi
+        unsure_counts[part] = n_unsure
         if accumulate:
             partial_sums[part] = part_sums
             partial_weights[part] = part_weights
-    return labels, unsure, partial_sums, partial_weights
+    return labels, unsure, unsure_counts, partial_sums, partial_weights
 
 
 @numba.njit(cache=True, nogil=True)
@@ -362,6 +367,9 @@ def _single_precision(dtype, n_features, n_clusters):
             or n_features * n_clusters >= _SINGLE_PRECISION_MIN_PRODUCT)
 
 
+_NO_ROWS = np.empty(0, dtype=np.intp)
+
+
 def _run(X, sample_weight, centers, squared_norms=None, offset=None):
     """One fused pass; returns labels, sums, weights and how many samples the exact expression decided.
 
@@ -379,12 +387,12 @@ def _run(X, sample_weight, centers, squared_norms=None, offset=None):
     squared_norms = np.ascontiguousarray(squared_norms, dtype=np.float64)
     gemm_dtype = np.float32 if single else X.dtype
     kernel = _fused_pass_serial if bounds.size == 2 else _fused_pass
-    labels, unsure, partial_sums, partial_weights = kernel(
+    labels, unsure, unsure_counts, partial_sums, partial_weights = kernel(
         X, offset, sample_weight, squared_norms,
         *_fast_evaluation(X, centers, squared_norms, single), bounds,
         chunk_rows(X.dtype, gemm_dtype, *centers.shape[::-1]),
         _by_row(X.dtype, *centers.shape[::-1]))
-    rows = np.flatnonzero(unsure)
+    rows = np.flatnonzero(unsure) if unsure_counts.any() else _NO_ROWS
     if rows.size:
         # after the pass, in as few of scikit-learn's calls as there are rows
         old_labels = labels[rows]

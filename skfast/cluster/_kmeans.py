@@ -31,8 +31,8 @@ from .._centring import _BLOCK_ROWS as CENTRING_BLOCK_ROWS
 from .._centring import centred_copy, centring_mean, centring_without_copy
 from .._crossovers import load_crossovers
 from ._contract import KMeansEngine
-from ._sklearn_order import (accumulate_ranges, center_shift, sklearn_thread_count,
-                             thread_ranges)
+from ._sklearn_order import (accumulate_ranges, center_shift, same_labels,
+                             sklearn_thread_count, thread_ranges)
 from ._sparse import (centers_squared_norms, csr_parts, relocate_empty_clusters, sparse_tolerance,
                       static_ranges)
 
@@ -202,7 +202,7 @@ def _lloyd_single(step, assign, inertia, X, sample_weight, centers, *, max_iter,
         centers_new = _cluster_means(sums, weights, X.dtype)
         shift = center_shift(centers_new, centers)
         centers = centers_new
-        if np.array_equal(labels, labels_old):
+        if same_labels(labels, labels_old):  # KMeans' strict convergence
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
             strict_convergence = True
