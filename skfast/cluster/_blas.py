@@ -176,13 +176,14 @@ def _scan_by_row(values, n_rows, reaches, reach_slope, reach_offset, best, close
 @numba.njit(cache=True, parallel=True)
 def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, reach_slope,
                 reach_offset, scale, bounds, chunk, by_row):
-    # The data are the rows of X minus ``offset`` (zeros when X is centred
-    # already: x - 0 is x); a non-zero offset needs the float32 copy, which
+    # The data are the rows of X minus ``offset`` (CentredInPass), or X itself
+    # when ``offset`` is empty; an offset needs the float32 copy, which
     # centres each row on its way to the GEMM.
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_parts = bounds.shape[0] - 1
     accumulate = sample_weight.shape[0] != 0
+    centre = offset.shape[0] != 0
     # np.empty, every element written by its part: a np.zeros here would be
     # a parallel region of its own (the one-region rule of skfast._compile)
     labels = np.empty(n_samples, dtype=np.int32)
@@ -217,7 +218,7 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
             if copy:
                 for r in range(hi - lo):
                     for j in range(n_features):
-                        rows[r, j] = (X[lo + r, j] - offset[j]) * scale
+                        rows[r, j] = _loops.centred_value(X, offset, lo + r, j, centre) * scale
                 gemm_values(rows, hi - lo, centers, half_norms, values, by_row)
             else:
                 gemm_values(X[lo:hi], hi - lo, centers, half_norms, values, by_row)
@@ -242,14 +243,15 @@ def _fused_pass(X, offset, sample_weight, squared_norms, centers, half_norms, re
                     label = labels[i]
                     part_weights[label] += 1.0
                     for j in range(n_features):
-                        part_sums[label, j] += X[i, j] - offset[j]
+                        part_sums[label, j] += _loops.centred_value(X, offset, i, j, centre)
             elif accumulate:
                 for i in range(lo, hi):
                     label = labels[i]
                     weight = sample_weight[i]
                     part_weights[label] += weight
                     for j in range(n_features):
-                        part_sums[label, j] += (X[i, j] - offset[j]) * weight
+                        part_sums[label, j] += _loops.centred_value(X, offset, i, j,
+                                                                    centre) * weight
             lo = hi
         unsure_counts[part] = n_unsure
         if accumulate:
@@ -268,6 +270,7 @@ def _resum_changed(X, offset, sample_weight, labels, rows, old_labels, bounds, p
     that pass's bits.
     """
     n_clusters = partial_weights.shape[1]
+    centre = offset.shape[0] != 0
     affected = np.zeros(n_clusters, dtype=np.bool_)
     part, r = 0, 0
     while r < rows.shape[0]:
@@ -291,7 +294,8 @@ def _resum_changed(X, offset, sample_weight, labels, rows, old_labels, bounds, p
                 weight = sample_weight[i]
                 partial_weights[part, label] += weight
                 for j in range(X.shape[1]):
-                    partial_sums[part, label, j] += (X[i, j] - offset[j]) * weight
+                    partial_sums[part, label, j] += _loops.centred_value(
+                        X, offset, i, j, centre) * weight
 
 
 # one part (small data): the same pass without threads, far cheaper to compile
@@ -380,7 +384,7 @@ def _run(X, sample_weight, centers, squared_norms=None, offset=None):
     if squared_norms is None:
         squared_norms = _loops.row_squared_norms(X if offset is None else X - offset)
     if offset is None:
-        offset = np.zeros(X.shape[1], dtype=X.dtype)
+        offset = np.empty(0, dtype=X.dtype)
     elif not CentredInPass.serves(X.dtype, X.shape[1], centers.shape[0]):
         raise ValueError("an offset needs the pass's float32 copy of float64 rows")
     bounds = _partition(X, centers.shape[0])
@@ -396,7 +400,8 @@ def _run(X, sample_weight, centers, squared_norms=None, offset=None):
     if rows.size:
         # after the pass, in as few of scikit-learn's calls as there are rows
         old_labels = labels[rows]
-        if settle(X, centers, rows, labels, offset) and sample_weight.size:
+        changed = settle(X, centers, rows, labels, offset if offset.size else None)
+        if changed and sample_weight.size:
             _resum_changed(X, offset, sample_weight, labels, rows, old_labels, bounds,
                            partial_sums, partial_weights)
     sums, weights = reduce_blocks(partial_sums, partial_weights)

@@ -427,7 +427,10 @@ class FastKMeans(DocLinkMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Seed of the initialisation.
     copy_x : bool, default=True
         Accepted for compatibility with ``KMeans``.  skfast never modifies
-        ``X``: the centred working copy is always a copy.
+        ``X``: the centred working copy is always a copy, and with explicit
+        initial centres on float64 data the ``blas`` engine, where it copies
+        the rows into float32 anyway, makes none (its pass centres each row
+        as it reads it, with the copy's bits).
     algorithm : {"lloyd", "hamerly", "elkan"}, default="lloyd"
         Every choice computes Lloyd's iterations and returns Lloyd's labels,
         centres and ``n_iter_``.  ``"hamerly"`` insists on Hamerly's distance

@@ -234,17 +234,29 @@ def accumulate(X, sample_weight, labels, n_clusters, n_blocks):
     return reduce_blocks(partial_sums, partial_weights)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def centred_value(X, offset, i, j, centre):
+    """``X[i, j] - offset[j]`` with ``centre``, else ``X[i, j]`` (``offset`` then empty).
+
+    ``centre`` is the same for a whole loop, which the compiler takes out of
+    it: X itself costs no subtraction (a zero offset would, 20% of an
+    accumulation at 10 features).
+    """
+    return X[i, j] - offset[j] if centre else X[i, j]
+
+
 @numba.njit(cache=True, nogil=True)
 def inertia_block(X, sample_weight, centers, labels, start, stop, offset):
     """Weighted squared distances of samples ``start`` to ``stop - 1`` to their centres, in order.
 
-    The samples are the rows of X minus ``offset`` (zeros for X itself: x - 0 is x).
+    The samples are the rows of X minus ``offset``, or X itself when ``offset`` is empty.
     """
+    centre = offset.shape[0] != 0
     acc = 0.0
     for i in range(start, stop):
         dist = 0.0
         for j in range(X.shape[1]):
-            diff = np.float64(X[i, j] - offset[j]) - centers[labels[i], j]
+            diff = np.float64(centred_value(X, offset, i, j, centre)) - centers[labels[i], j]
             dist += diff * diff
         acc += sample_weight[i] * dist
     return acc
@@ -340,7 +352,7 @@ _inertia_serial = serial_twin(_inertia)
 def inertia(X, sample_weight, centers, labels, offset=None):
     """The inertia of X (or of ``X - offset``: :class:`skfast.cluster._blas.CentredInPass`)."""
     n_blocks = block_count(X.shape[0], X.shape[1], centers.shape[0])
-    offset = np.zeros(X.shape[1], dtype=X.dtype) if offset is None else offset
+    offset = np.empty(0, dtype=X.dtype) if offset is None else offset
     partial = (_inertia_serial if n_blocks == 1 else _inertia)(
         X, sample_weight, np.asarray(centers, dtype=np.float64), labels, n_blocks, offset)
     return float(np.sum(partial))
