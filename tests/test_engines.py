@@ -105,17 +105,29 @@ def test_nested_blas_limit_of_the_same_count_changes_nothing_and_restores():
     assert blas_counts() == before
 
 
-def test_slot_rounds_hold_each_slot_once_and_every_row_once():
+def test_settle_takes_rows_sharing_a_slot_in_rounds_and_any_order():
+    """Rows at the same slot of scikit-learn's calls (n, n + 256, ...) go in separate calls."""
     import numpy as np
+    from sklearn.cluster import KMeans
 
-    from skfast.cluster._ties import _slot_rounds
+    from skfast.cluster._ties import settle
 
     rng = np.random.default_rng(0)
-    for n_rows, n_slots in [(0, 1), (1, 1), (8, 256), (40, 3), (300, 256)]:
-        slots = rng.integers(0, n_slots, n_rows)
-        rounds = list(_slot_rounds(slots))
-        for held in rounds:
-            assert np.unique(slots[held]).size == held.size
-        assert sorted(np.concatenate(rounds).tolist() if rounds else []) == list(range(n_rows))
-        expected = int(np.bincount(slots).max()) if n_rows else 0
-        assert len(rounds) == expected
+    X = rng.integers(-2, 3, (256 * 3 + 17, 4)).astype(np.float64)  # exact ties
+    centers = np.ascontiguousarray(X[:6] + 0.5)
+    expected = KMeans(6, init=centers, n_init=1, max_iter=1).fit(X)
+    expected.cluster_centers_ = centers
+    expected = expected.predict(X)
+    for rows in (np.arange(X.shape[0]), rng.permutation(X.shape[0]),
+                 np.array([5, 261, 517, 773, 3]), np.array([], dtype=np.int64)):
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        changed = settle(X, centers, rows, labels)
+        assert changed == bool(rows.size)
+        np.testing.assert_array_equal(labels[rows], expected[rows])
+        untouched = np.setdiff1d(np.arange(X.shape[0]), rows)
+        assert (labels[untouched] == -1).all()
+    offset = np.full(4, 3.0)
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    settle(X + offset, centers, np.arange(X.shape[0]), labels, offset)
+    np.testing.assert_array_equal(labels, expected)
+

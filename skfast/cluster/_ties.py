@@ -28,9 +28,11 @@ in completion order).
 import contextvars
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 from scipy.linalg import blas as scipy_blas
 
+from ._gemm import _NO_TRANS, _TRANS, _xxgemm
 from ._sklearn_order import SKLEARN_CHUNK
 
 # scikit-learn's _gemm calls scipy.linalg.cython_blas: the same library
@@ -118,23 +120,6 @@ def sklearn_values(block, centers, squared_norms):
                 overwrite_c=1).T
 
 
-def _slot_rounds(slots):
-    """Index arrays into ``slots`` that hold each slot at most once, as few as there can be."""
-    if slots.size == 0:
-        return
-    order = np.argsort(slots, kind="stable")
-    ordered = slots[order]
-    repeated = ordered[1:] == ordered[:-1]
-    if not repeated.any():  # the usual case, and it runs once per iteration
-        yield order
-        return
-    position = np.arange(ordered.size)
-    run_start = np.maximum.accumulate(np.where(np.concatenate(([False], repeated)), 0, position))
-    occurrence = position - run_start  # the element's rank among the equal slots
-    for round_ in range(int(occurrence.max()) + 1):
-        yield order[occurrence == round_]
-
-
 def blas_ready(array, dtype):
     """``array`` C-contiguous, in ``dtype`` and aligned: numpy sends a product to BLAS only then.
 
@@ -151,7 +136,10 @@ def settle(X, centers, rows, labels, offset=None):
 
     Each row is evaluated at its own slot of a call of its size, on one
     BLAS thread (:func:`sklearn_call_slots`), so its values are those
-    ``KMeans`` computed; rows at different slots share a call.
+    ``KMeans`` computed; rows at different slots share a call.  The calls
+    are made from compiled code (:func:`_settle_rows`), through
+    ``scipy.linalg.cython_blas`` as ``KMeans`` makes them: a settling
+    runs once per iteration, and its numpy steps had cost 50-110 us a call.
 
     Parameters
     ----------
@@ -173,24 +161,90 @@ def settle(X, centers, rows, labels, offset=None):
     """
     from .._engines import blas_threads
 
-    rows = np.asarray(rows)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return False
+    X = np.asarray(X)
     centers = blas_ready(centers, X.dtype)
+    # row_norms' einsum, as KMeans computes the norms its buffer starts from
     squared_norms = np.einsum("ij,ij->i", centers, centers)
-    slots, in_tail, tail = sklearn_call_slots(rows, X.shape[0])
-    changed = False
+    first_row, n_total = _ROW_SPAN.get() or (0, X.shape[0])
+    offset = _NO_OFFSET.astype(X.dtype) if offset is None else blas_ready(offset, X.dtype)
     with blas_threads(1):
-        for group, call_rows in ((~in_tail, SKLEARN_CHUNK), (in_tail, tail)):
-            group_rows, group_slots = rows[group], slots[group]
-            if group_rows.size == 0:
-                continue
-            block = np.zeros((call_rows, X.shape[1]), dtype=X.dtype)
-            for held in _slot_rounds(group_slots):
-                part, part_slots = group_rows[held], group_slots[held]
-                # zeros elsewhere: other rows change nothing
-                block[part_slots] = X[part] if offset is None else X[part] - offset
-                new = sklearn_values(block, centers, squared_norms)[part_slots].argmin(
-                    axis=1).astype(np.int32)
-                block[part_slots] = 0
-                changed |= bool(np.any(new != labels[part]))
-                labels[part] = new
+        return bool(_settle_rows(X, offset, centers, squared_norms, rows, first_row, n_total,
+                                 labels))
+
+
+_NO_OFFSET = np.empty(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _settle_rows(X, offset, centers, squared_norms, rows, first_row, n_total, labels):
+    """:func:`settle`'s calls: rounds in which each slot holds at most one row.
+
+    A row's slot and call size are :func:`sklearn_call_slots`'.  The k-th
+    row (in the given order) at a slot goes into round k of its call size;
+    each round's rows sit at their slots in a block of zeros (the other
+    rows change nothing) that ``KMeans``' GEMM call evaluates
+    (:func:`sklearn_values`, argument for argument).  The first smallest
+    value wins, as ``argmin``.
+    """
+    n_features = X.shape[1]
+    n_clusters = centers.shape[0]
+    tail = n_total % SKLEARN_CHUNK
+    tail_start = n_total - tail
+    n_rows = rows.shape[0]
+    centre = offset.shape[0] != 0
+    slots = np.empty(n_rows, dtype=np.int64)
+    in_tail = np.empty(n_rows, dtype=np.bool_)
+    rounds = np.empty(n_rows, dtype=np.int64)
+    taken = np.zeros((2, SKLEARN_CHUNK), dtype=np.int64)  # rows so far at each slot
+    for r in range(n_rows):
+        position = rows[r] + first_row
+        in_tail[r] = position >= tail_start
+        slots[r] = position - tail_start if in_tail[r] else position % SKLEARN_CHUNK
+        group = 1 if in_tail[r] else 0
+        # the calls of 256 rows first, then the tail's; within each, round by round
+        rounds[r] = group * (n_rows + 1) + taken[group, slots[r]]
+        taken[group, slots[r]] += 1
+    order = np.argsort(rounds, kind="mergesort")
+    block = np.zeros((SKLEARN_CHUNK, n_features), dtype=X.dtype)
+    values = np.empty((SKLEARN_CHUNK, n_clusters), dtype=X.dtype)
+    scalars = np.empty(2, dtype=X.dtype)
+    scalars[0] = -2.0
+    scalars[1] = 1.0
+    kind = ord("s") if X.itemsize == 4 else ord("d")
+    changed = False
+    first = 0
+    while first < n_rows:
+        last = first
+        while last < n_rows and rounds[order[last]] == rounds[order[first]]:
+            r = order[last]
+            for j in range(n_features):
+                value = X[rows[r], j]
+                block[slots[r], j] = value - offset[j] if centre else value
+            last += 1
+        call_rows = tail if in_tail[order[first]] else SKLEARN_CHUNK
+        for slot in range(call_rows):
+            for k in range(n_clusters):
+                values[slot, k] = squared_norms[k]
+        status = _xxgemm(kind, _TRANS, _NO_TRANS, n_clusters, call_rows, n_features,
+                         scalars[:1].ctypes, centers.ctypes, n_features, block.ctypes,
+                         n_features, scalars[1:].ctypes, values.ctypes, n_clusters)
+        if status != 0 or scalars[0] != -2.0:
+            raise RuntimeError("scipy.linalg.cython_blas gemm is unavailable")
+        for m in range(first, last):
+            r = order[m]
+            slot = slots[r]
+            best = 0
+            for k in range(1, n_clusters):
+                # argmin's first smallest (a NaN counts as smallest, as there)
+                if values[slot, k] < values[slot, best] or (
+                        np.isnan(values[slot, k]) and not np.isnan(values[slot, best])):
+                    best = k
+            changed |= labels[rows[r]] != best
+            labels[rows[r]] = best
+            for j in range(n_features):
+                block[slot, j] = 0
+        first = last
     return changed
