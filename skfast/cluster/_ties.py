@@ -11,8 +11,10 @@ So every engine decides a sample the fast way only when its two best values
 are further apart than :func:`margin` (a bound on the rounding of both its
 own evaluation and scikit-learn's); the few other samples are handed to
 :func:`settle`, which evaluates scikit-learn's expression for them as
-``KMeans`` does: its GEMM call, argument for argument, through the same
-library (:func:`sklearn_values`), each row at its own slot of a call of
+``KMeans`` does: its GEMM call, argument for argument, through
+``scipy.linalg.cython_blas`` as ``KMeans`` calls it (from compiled code,
+:func:`_settle_rows`; the numpy engine's :func:`sklearn_values` makes the
+same call through ``scipy.linalg.blas``), each row at its own slot of a call of
 the size scikit-learn made for it, on one BLAS thread
 (:func:`sklearn_call_slots`), in the data's dtype, the first minimum wins.
 What is guaranteed: every engine returns the same labels as the numpy
@@ -140,6 +142,8 @@ def settle(X, centers, rows, labels, offset=None):
     are made from compiled code (:func:`_settle_rows`), through
     ``scipy.linalg.cython_blas`` as ``KMeans`` makes them: a settling
     runs once per iteration, and its numpy steps had cost 50-110 us a call.
+    (So the reference and jax engines, which compile nothing else, compile
+    it at their first near tie; numba caches it on disk.)
 
     Parameters
     ----------
