@@ -1,5 +1,6 @@
 """The engine layer: every registered engine satisfies its estimator's written contract."""
 
+import numpy as np
 import pytest
 
 from skfast import FastKMeans, HMASweep, PermutationTest
@@ -131,3 +132,84 @@ def test_settle_takes_rows_sharing_a_slot_in_rounds_and_any_order():
     settle(X + offset, centers, np.arange(X.shape[0]), labels, offset)
     np.testing.assert_array_equal(labels, expected)
 
+
+
+def _naive_contenders(values, reaches, slope, offset):
+    """Per row: the first smallest value's centre and how many centres its bound lets contend."""
+    labels = np.argmin(values, axis=0)
+    counts = np.zeros(values.shape[1], dtype=np.int64)
+    for r in range(values.shape[1]):
+        label = labels[r]
+        limit = (float(values[label, r]) + reaches[r] * slope[label]) + offset[label]
+        for k in range(values.shape[0]):
+            counts[r] += ((float(values[k, r]) - reaches[r] * slope[k]) - offset[k]) <= limit
+    return labels, counts
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["few_near", "wide_centres", "all_near"])
+def test_blas_scan_counts_the_contenders_of_every_row_it_does_not_clear(case, dtype):
+    """The blas scan's prefilters only clear rows with one contender; the rest are counted.
+
+    ``few_near``: the first prefilter clears all rows but 8 near ties,
+    counted one by one; ``wide_centres``: three far centres with bounds 1000
+    times wider fail it for most rows, and the second test (each wide centre
+    on its own) clears them; ``all_near``: values closer than the bounds, so
+    every row is counted, all at once.
+    """
+    from skfast.cluster import _blas
+
+    rng = np.random.default_rng(11)
+    n_clusters, n_rows = 24, 1000
+    values = rng.standard_normal((n_clusters, n_rows))
+    slope = rng.uniform(0.5e-4, 1e-4, n_clusters)
+    offset = rng.uniform(0.5e-4, 1e-4, n_clusters)
+    reaches = rng.uniform(0.5, 2.0, n_rows)
+    if case == "few_near":
+        values[0, :8], values[1, :8] = -5.0, -5.0 + 1e-5  # a near tie in 8 rows
+    elif case == "wide_centres":
+        slope[[3, 10, 17]] *= 1000
+        offset[[3, 10, 17]] *= 1000
+        values[[3, 10, 17]] += 10.0  # far: they never contend
+        values[10, :5] = np.delete(values, 10, axis=0)[:, :5].min(axis=0) + 1e-3  # near 5 rows
+    elif case == "all_near":
+        values = 1e-6 * values
+    values = np.ascontiguousarray(values.astype(dtype))
+    wide, narrow_slope, narrow_offset = _blas.wide_bounds(slope, offset)
+    assert sorted(wide) == ([3, 10, 17] if case == "wide_centres" else [])
+    best = np.empty(n_rows, dtype=np.int32)
+    best_value, second_value = np.empty(n_rows, dtype=dtype), np.empty(n_rows, dtype=dtype)
+    close, limits = np.empty(n_rows, dtype=np.int32), np.empty(n_rows)
+    _blas._scan(values, n_rows, reaches, slope, offset, best, best_value, second_value, close,
+                limits, wide, narrow_slope, narrow_offset)
+    labels, counts = _naive_contenders(values, reaches, slope, offset)
+    assert np.array_equal(best, labels)
+    assert np.array_equal(close, counts)  # 1 where cleared, and the count elsewhere
+    # each case takes the path it is named for
+    ordered = np.sort(values.astype(np.float64), axis=0)
+    first_fails = np.mean(ordered[1] - ordered[0]
+                          <= 2.0 * (reaches * slope.max() + offset.max()))
+    if case == "few_near":
+        assert 0 < first_fails < _blas._COUNT_ALL_SHARE
+        assert np.array_equal(np.flatnonzero(counts > 1), np.arange(8))
+    else:
+        assert first_fails > 0.5
+    if case == "wide_centres":
+        assert np.array_equal(np.flatnonzero(counts > 1), np.arange(5))
+    if case == "all_near":
+        assert (counts > 1).all()
+
+
+def test_wide_bounds_takes_at_most_an_eighth_of_the_centres_and_handles_zero_bounds():
+    from skfast.cluster import _blas
+
+    slope = np.ones(16)
+    slope[[2, 5, 9]] = [100.0, 50.0, 10.0]
+    wide, narrow_slope, narrow_offset = _blas.wide_bounds(slope, np.ones(16))
+    assert list(wide) == [2, 5] and narrow_slope == 10.0 and narrow_offset == 1.0
+    wide, narrow_slope, narrow_offset = _blas.wide_bounds(np.zeros(5), np.zeros(5))
+    assert wide.size == 0 and narrow_slope == 0.0 and narrow_offset == 0.0
+    offset = np.zeros(9)
+    offset[8] = 1.0  # the median bound is 0: any nonzero one is wide
+    wide, _, narrow_offset = _blas.wide_bounds(np.zeros(9), offset)
+    assert list(wide) == [8] and narrow_offset == 0.0
